@@ -1,0 +1,51 @@
+// Algorithms and their registry. An algorithm has a name, a one-line description, the operations
+// it serves, an eligibility check that can say "not for this call" (and why), and a run function
+// written only against Comm's connections and wait loop. chooseAlgorithm() applies BRAID_ALGO
+// and otherwise takes the first eligible entry in registry order.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+#include "collectives/braid.h"
+#include "core/comm.h"
+
+namespace braid {
+
+// One collective call, after argument checks.
+struct CollArgs {
+  OpKind kind;
+  const void* send;
+  void* recv;
+  size_t count;  // as the API call counts it (per rank for allgather/reduce-scatter/alltoall)
+  braidDataType_t type;
+  braidRedOp_t op;
+  int root;
+  size_t typeSize;
+};
+
+struct Algorithm {
+  const char* name;
+  const char* description;
+  bool (*serves)(OpKind kind);
+  // nullptr when the algorithm can run this call, else the reason it cannot.
+  const char* (*ineligible)(const Comm& comm, const CollArgs& args);
+  // Posts and processes the call's transfers; the caller then waits until all have finished
+  // (Comm::waitAllDone), so an algorithm may return with sends still in flight.
+  void (*run)(Comm& comm, const CollArgs& args);
+};
+
+std::span<const Algorithm> algorithms();
+const Algorithm& chooseAlgorithm(const Comm& comm, const CollArgs& args);
+
+// The algorithms, defined one family per file.
+void ringAllReduce(Comm& comm, const CollArgs& args);
+void ringReduceScatter(Comm& comm, const CollArgs& args);
+void ringAllGather(Comm& comm, const CollArgs& args);
+void chainBroadcast(Comm& comm, const CollArgs& args);
+void chainReduce(Comm& comm, const CollArgs& args);
+void pairwiseAlltoAll(Comm& comm, const CollArgs& args);
+void disseminationBarrier(Comm& comm, const CollArgs& args);
+
+}  // namespace braid

@@ -1,0 +1,62 @@
+// runPointToPoint: headers first (so a receiver checks type and count before trusting the data),
+// then the data, then one wait for everything.
+#include "algorithms/point_to_point.h"
+
+#include <cstring>
+
+#include "core/error.h"
+
+namespace braid {
+
+void runPointToPoint(Comm& comm, const std::vector<PointToPointOp>& ops) {
+  comm.beginPointToPoint();
+  std::vector<const PointToPointOp*> selfSends;
+  std::vector<const PointToPointOp*> selfRecvs;
+  for (const PointToPointOp& op : ops) {
+    if (op.peer == comm.rank()) {
+      (op.isSend ? selfSends : selfRecvs).push_back(&op);
+      continue;
+    }
+    // Open every connection before posting anything: opening one may wait for the peer.
+    comm.connection(op.peer);
+  }
+  if (selfSends.size() != selfRecvs.size()) {
+    fail(braidInvalidUsage, "rank ", comm.rank(), " has ", selfSends.size(),
+         " sends to itself but ", selfRecvs.size(),
+         " receives from itself in one group (a send to oneself needs a receive in the same "
+         "group)");
+  }
+  for (size_t i = 0; i < selfSends.size(); ++i) {
+    const PointToPointOp& s = *selfSends[i];
+    const PointToPointOp& r = *selfRecvs[i];
+    if (s.count != r.count || s.type != r.type) {
+      fail(braidInvalidUsage, "rank ", comm.rank(), " sends ", s.count,
+           " elements to itself but receives ", r.count, " (types ", s.type, "/", r.type, ")");
+    }
+    if (s.count > 0) std::memmove(r.buffer, s.buffer, s.count * s.typeSize);
+  }
+  for (const PointToPointOp& op : ops) {
+    if (op.peer == comm.rank()) continue;
+    OpHeader h;
+    h.count = op.count;
+    h.type = op.type;
+    Connection& conn = comm.connection(op.peer);
+    size_t bytes = op.count * op.typeSize;
+    if (op.isSend) {
+      h.kind = OpKind::kSend;
+      h.seq = comm.nextSendSeq(op.peer);
+      h.root = op.peer;
+      comm.sendPointToPointHeader(op.peer, h);
+      if (bytes > 0) conn.postSend(op.buffer, bytes);
+    } else {
+      h.kind = OpKind::kRecv;
+      h.seq = comm.nextRecvSeq(op.peer);
+      h.root = op.peer;
+      comm.expectSendHeader(op.peer, h);
+      if (bytes > 0) conn.postRecv(op.buffer, bytes);
+    }
+  }
+  comm.waitAllDone();
+}
+
+}  // namespace braid

@@ -1,0 +1,342 @@
+// C entry points for collectives, point-to-point and groups. Arguments are checked here, before
+// anything is sent, so a bad call fails alone and leaves the communicator usable. Calls inside a
+// group are queued per thread and run at the outermost braidGroupEnd; otherwise they run at once.
+#include <cstdint>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "algorithms/algorithm.h"
+#include "algorithms/point_to_point.h"
+#include "api/handles.h"
+#include "cuda/pointer_kind.h"
+#include "reduce/reduce.h"
+
+using namespace braid;
+
+namespace {
+
+struct QueuedOp {
+  Comm* comm;
+  bool isCollective;
+  CollArgs coll;
+  const Algorithm* algorithm;
+  PointToPointOp p2p;
+};
+
+struct GroupState {
+  int depth = 0;
+  std::vector<QueuedOp> ops;
+};
+thread_local GroupState tlsGroup;
+
+size_t typeSizeOf(braidDataType_t type) {
+  if (!isValidDataType(type))
+    fail(braidInvalidArgument, "datatype ", static_cast<int>(type), " is not a braidDataType_t");
+  return dataTypeSize(type);
+}
+
+void checkOp(braidRedOp_t op) {
+  if (!isValidRedOp(op))
+    fail(braidInvalidArgument, "op ", static_cast<int>(op), " is not a braidRedOp_t");
+}
+
+// count * typeSize * multiplier, refusing sizes that overflow or exceed the address space.
+size_t bytesOf(size_t count, size_t typeSize, size_t multiplier) {
+  constexpr size_t kMax = static_cast<size_t>(PTRDIFF_MAX);
+  if (count != 0 && (typeSize > kMax / count || typeSize * count > kMax / multiplier)) {
+    fail(braidInvalidArgument, "count ", count, " x ", multiplier, " elements of ", typeSize,
+         " bytes overflows the address space");
+  }
+  return count * typeSize * multiplier;
+}
+
+void checkBuffer(const void* p, size_t bytes, const char* name) {
+  if (bytes == 0) return;
+  if (p == nullptr) fail(braidInvalidArgument, name, " is NULL but holds ", bytes, " bytes");
+  if (memoryKind(p) == MemoryKind::kDevice) {
+    fail(braidInvalidArgument, name,
+         " is CUDA device memory; this build of Braid supports host buffers only");
+  }
+}
+
+bool overlap(const void* a, size_t an, const void* b, size_t bn) {
+  auto x = reinterpret_cast<uintptr_t>(a);
+  auto y = reinterpret_cast<uintptr_t>(b);
+  return an > 0 && bn > 0 && x < y + bn && y < x + an;
+}
+
+// The two buffers must be the same (in place) or disjoint.
+void checkInPlaceOrDisjoint(const void* send, size_t sendBytes, const void* recv, size_t recvBytes,
+                            const void* inPlaceSend) {
+  if (send == inPlaceSend) return;
+  if (overlap(send, sendBytes, recv, recvBytes)) {
+    fail(braidInvalidArgument, "sendbuff and recvbuff overlap without being in place");
+  }
+}
+
+void checkRoot(int root, const Comm& comm) {
+  if (root < 0 || root >= comm.nranks()) {
+    fail(braidInvalidArgument, "root ", root, " is out of range for ", comm.nranks(), " ranks");
+  }
+}
+
+// Runs f for comm, and on failure marks the communicator failed with the call's name attached.
+template <typename F>
+void runMarkingFailure(Comm& comm, F&& f) {
+  try {
+    f();
+  } catch (const PeerFailure& e) {
+    PeerFailure wrapped(e.code(), comm.currentCall() + ": " + e.what());
+    comm.markFailed(wrapped);
+    throw wrapped;
+  } catch (const Error& e) {
+    Error wrapped(e.code(), comm.currentCall() + ": " + e.what());
+    comm.markFailed(wrapped);
+    throw wrapped;
+  }
+}
+
+void runCollective(Comm& comm, const CollArgs& args, const Algorithm& algorithm) {
+  runMarkingFailure(comm, [&] {
+    OpHeader h;
+    h.kind = args.kind;
+    h.count = args.count;
+    h.type = args.type;
+    h.op = args.op;
+    h.root = args.root;
+    comm.beginCollective(h);
+    BRAID_TRACE(kColl, "%s: algorithm %s", comm.currentCall().c_str(), algorithm.name);
+    algorithm.run(comm, args);
+    comm.waitAllDone();
+  });
+}
+
+// Runs one communicator's queued operations in order; consecutive send/recv form one batch.
+void runQueue(Comm& comm, const std::vector<const QueuedOp*>& ops) {
+  LogRankScope scope(comm.rank());
+  for (size_t i = 0; i < ops.size();) {
+    if (ops[i]->isCollective) {
+      runCollective(comm, ops[i]->coll, *ops[i]->algorithm);
+      ++i;
+      continue;
+    }
+    std::vector<PointToPointOp> batch;
+    for (; i < ops.size() && !ops[i]->isCollective; ++i)
+      batch.push_back(ops[i]->p2p);
+    runMarkingFailure(comm, [&] { runPointToPoint(comm, batch); });
+  }
+}
+
+// Runs every queued operation: each communicator's on its own thread when there are several
+// (ranks of one process driven from one thread), else on this thread.
+void runGroup(std::vector<QueuedOp> ops) {
+  std::vector<Comm*> comms;
+  std::vector<std::vector<const QueuedOp*>> perComm;
+  for (const QueuedOp& op : ops) {
+    size_t k = 0;
+    while (k < comms.size() && comms[k] != op.comm)
+      ++k;
+    if (k == comms.size()) {
+      comms.push_back(op.comm);
+      perComm.emplace_back();
+    }
+    perComm[k].push_back(&op);
+  }
+  std::vector<std::unique_ptr<CommRef>> refs;
+  for (Comm* c : comms)
+    refs.push_back(std::make_unique<CommRef>(toHandle(c)));
+  if (comms.size() == 1) return runQueue(*comms[0], perComm[0]);
+  std::vector<std::thread> threads;
+  std::vector<std::exception_ptr> errors(comms.size());
+  for (size_t k = 0; k < comms.size(); ++k) {
+    threads.emplace_back([&, k] {
+      try {
+        runQueue(*comms[k], perComm[k]);
+      } catch (...) {
+        errors[k] = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& t : threads)
+    t.join();
+  for (size_t k = 0; k < comms.size(); ++k) {
+    if (!errors[k]) continue;
+    // The other communicators' errors are recorded on them; the first one is this call's.
+    for (size_t j = k + 1; j < comms.size(); ++j) {
+      if (!errors[j]) continue;
+      try {
+        std::rethrow_exception(errors[j]);
+      } catch (const std::exception& e) {
+        comms[j]->setLastError(e.what());
+      }
+    }
+    std::rethrow_exception(errors[k]);
+  }
+}
+
+void submit(QueuedOp op) {
+  if (tlsGroup.depth > 0) {
+    tlsGroup.ops.push_back(op);
+    return;
+  }
+  std::vector<QueuedOp> one{op};
+  runGroup(std::move(one));
+}
+
+braidResult_t collective(const char* fn, braidComm_t handle, OpKind kind, const void* send,
+                         void* recv, size_t count, braidDataType_t type, braidRedOp_t op,
+                         int root) {
+  return guarded(fn, handle, [&] {
+    CommRef comm(handle);
+    size_t es = typeSizeOf(type);
+    bool reduces =
+        kind == OpKind::kAllReduce || kind == OpKind::kReduce || kind == OpKind::kReduceScatter;
+    if (reduces) checkOp(op);
+    size_t n = static_cast<size_t>(comm->nranks());
+    size_t r = static_cast<size_t>(comm->rank());
+    size_t bytes = bytesOf(count, es, 1);
+    size_t total = bytesOf(count, es, n);
+    switch (kind) {
+      case OpKind::kAllReduce:
+        checkBuffer(send, bytes, "sendbuff");
+        checkBuffer(recv, bytes, "recvbuff");
+        checkInPlaceOrDisjoint(send, bytes, recv, bytes, recv);
+        break;
+      case OpKind::kBroadcast:
+        checkRoot(root, *comm.get());
+        checkBuffer(recv, bytes, "recvbuff");
+        if (static_cast<int>(r) == root) {
+          checkBuffer(send, bytes, "sendbuff");
+          checkInPlaceOrDisjoint(send, bytes, recv, bytes, recv);
+        }
+        break;
+      case OpKind::kReduce:
+        checkRoot(root, *comm.get());
+        checkBuffer(send, bytes, "sendbuff");
+        if (static_cast<int>(r) == root) {
+          checkBuffer(recv, bytes, "recvbuff");
+          checkInPlaceOrDisjoint(send, bytes, recv, bytes, recv);
+        }
+        break;
+      case OpKind::kAllGather:
+        checkBuffer(send, bytes, "sendbuff");
+        checkBuffer(recv, total, "recvbuff");
+        checkInPlaceOrDisjoint(send, bytes, recv, total, static_cast<char*>(recv) + r * bytes);
+        break;
+      case OpKind::kReduceScatter:
+        checkBuffer(send, total, "sendbuff");
+        checkBuffer(recv, bytes, "recvbuff");
+        checkInPlaceOrDisjoint(send, total, recv, bytes,
+                               static_cast<char*>(recv) - static_cast<ptrdiff_t>(r * bytes));
+        break;
+      case OpKind::kAlltoAll:
+        checkBuffer(send, total, "sendbuff");
+        checkBuffer(recv, total, "recvbuff");
+        if (overlap(send, total, recv, total)) {
+          fail(braidInvalidArgument, "braidAlltoAll cannot run in place: the buffers overlap");
+        }
+        break;
+      default:
+        break;
+    }
+    CollArgs args{kind, send, recv, count, type, reduces ? op : braidSum, root, es};
+    if (kind != OpKind::kBroadcast && kind != OpKind::kReduce) args.root = -1;
+    const Algorithm& algorithm = chooseAlgorithm(*comm.get(), args);
+    submit(QueuedOp{comm.get(), true, args, &algorithm, {}});
+  });
+}
+
+braidResult_t pointToPoint(const char* fn, braidComm_t handle, bool isSend, const void* buf,
+                           size_t count, braidDataType_t type, int peer) {
+  return guarded(fn, handle, [&] {
+    CommRef comm(handle);
+    size_t es = typeSizeOf(type);
+    checkBuffer(buf, bytesOf(count, es, 1), isSend ? "sendbuff" : "recvbuff");
+    if (peer < 0 || peer >= comm->nranks()) {
+      fail(braidInvalidArgument, "peer ", peer, " is out of range for ", comm->nranks(), " ranks");
+    }
+    if (peer == comm->rank() && tlsGroup.depth == 0) {
+      fail(braidInvalidUsage,
+           "a send to or receive from oneself must be inside a group with its "
+           "matching call");
+    }
+    PointToPointOp p{isSend, peer, const_cast<void*>(buf), count, type, es};
+    submit(QueuedOp{comm.get(), false, {}, nullptr, p});
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+braidResult_t braidAllReduce(const void* sendbuff, void* recvbuff, size_t count,
+                             braidDataType_t datatype, braidRedOp_t op, braidComm_t comm,
+                             braidStream_t) {
+  return collective("braidAllReduce", comm, OpKind::kAllReduce, sendbuff, recvbuff, count, datatype,
+                    op, -1);
+}
+
+braidResult_t braidBroadcast(const void* sendbuff, void* recvbuff, size_t count,
+                             braidDataType_t datatype, int root, braidComm_t comm, braidStream_t) {
+  return collective("braidBroadcast", comm, OpKind::kBroadcast, sendbuff, recvbuff, count, datatype,
+                    braidSum, root);
+}
+
+braidResult_t braidReduce(const void* sendbuff, void* recvbuff, size_t count,
+                          braidDataType_t datatype, braidRedOp_t op, int root, braidComm_t comm,
+                          braidStream_t) {
+  return collective("braidReduce", comm, OpKind::kReduce, sendbuff, recvbuff, count, datatype, op,
+                    root);
+}
+
+braidResult_t braidAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
+                             braidDataType_t datatype, braidComm_t comm, braidStream_t) {
+  return collective("braidAllGather", comm, OpKind::kAllGather, sendbuff, recvbuff, sendcount,
+                    datatype, braidSum, -1);
+}
+
+braidResult_t braidReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
+                                 braidDataType_t datatype, braidRedOp_t op, braidComm_t comm,
+                                 braidStream_t) {
+  return collective("braidReduceScatter", comm, OpKind::kReduceScatter, sendbuff, recvbuff,
+                    recvcount, datatype, op, -1);
+}
+
+braidResult_t braidAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
+                            braidDataType_t datatype, braidComm_t comm, braidStream_t) {
+  return collective("braidAlltoAll", comm, OpKind::kAlltoAll, sendbuff, recvbuff, count, datatype,
+                    braidSum, -1);
+}
+
+braidResult_t braidBarrier(braidComm_t comm, braidStream_t) {
+  return collective("braidBarrier", comm, OpKind::kBarrier, nullptr, nullptr, 0, braidInt8,
+                    braidSum, -1);
+}
+
+braidResult_t braidSend(const void* sendbuff, size_t count, braidDataType_t datatype, int peer,
+                        braidComm_t comm, braidStream_t) {
+  return pointToPoint("braidSend", comm, true, sendbuff, count, datatype, peer);
+}
+
+braidResult_t braidRecv(void* recvbuff, size_t count, braidDataType_t datatype, int peer,
+                        braidComm_t comm, braidStream_t) {
+  return pointToPoint("braidRecv", comm, false, recvbuff, count, datatype, peer);
+}
+
+braidResult_t braidGroupStart(void) {
+  ++tlsGroup.depth;
+  return braidSuccess;
+}
+
+braidResult_t braidGroupEnd(void) {
+  return guarded("braidGroupEnd", nullptr, [&] {
+    if (tlsGroup.depth == 0) fail(braidInvalidUsage, "braidGroupEnd without braidGroupStart");
+    if (--tlsGroup.depth > 0) return;
+    std::vector<QueuedOp> ops = std::move(tlsGroup.ops);
+    tlsGroup.ops.clear();
+    runGroup(std::move(ops));
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,92 @@
+// The live-handle registry and last-error storage.
+#include "api/handles.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <unordered_map>
+
+namespace braid {
+
+namespace {
+
+struct Entry {
+  int activeCalls = 0;
+  bool retiring = false;
+};
+
+struct Registry {
+  std::mutex mu;
+  std::condition_variable idle;
+  std::unordered_map<const Comm*, Entry> live;
+};
+
+Registry& registry() {
+  static Registry* r = new Registry();  // never destroyed: handles may be used during exit
+  return *r;
+}
+
+thread_local std::string tlsLastError;
+
+}  // namespace
+
+void registerComm(Comm* comm) {
+  std::lock_guard<std::mutex> lock(registry().mu);
+  registry().live[comm] = Entry{};
+}
+
+void retireComm(Comm* comm) {
+  Registry& r = registry();
+  {
+    std::unique_lock<std::mutex> lock(r.mu);
+    auto it = r.live.find(comm);
+    if (it == r.live.end() || it->second.retiring) {
+      fail(braidInvalidArgument, "invalid or already destroyed communicator");
+    }
+    it->second.retiring = true;
+    r.idle.wait(lock, [&] { return r.live[comm].activeCalls == 0; });
+    r.live.erase(comm);
+  }
+  delete comm;
+}
+
+CommRef::CommRef(braidComm_t handle) : comm_(reinterpret_cast<Comm*>(handle)) {
+  if (comm_ == nullptr) fail(braidInvalidArgument, "comm is NULL");
+  std::lock_guard<std::mutex> lock(registry().mu);
+  auto it = registry().live.find(comm_);
+  if (it == registry().live.end() || it->second.retiring) {
+    comm_ = nullptr;
+    fail(braidInvalidArgument, "invalid or destroyed communicator");
+  }
+  ++it->second.activeCalls;
+}
+
+CommRef::~CommRef() {
+  if (comm_ == nullptr) return;
+  std::lock_guard<std::mutex> lock(registry().mu);
+  --registry().live[comm_].activeCalls;
+  registry().idle.notify_all();
+}
+
+void recordError(braidComm_t handle, const std::string& text) {
+  auto* comm = reinterpret_cast<Comm*>(handle);
+  {
+    std::lock_guard<std::mutex> lock(registry().mu);
+    auto it = registry().live.find(comm);
+    if (comm != nullptr && it != registry().live.end()) {
+      comm->setLastError(text);
+      return;
+    }
+  }
+  tlsLastError = text;
+}
+
+const char* lastErrorOf(braidComm_t handle) {
+  auto* comm = reinterpret_cast<Comm*>(handle);
+  {
+    std::lock_guard<std::mutex> lock(registry().mu);
+    if (comm != nullptr && registry().live.count(comm) != 0) return comm->lastError();
+  }
+  return tlsLastError.c_str();
+}
+
+}  // namespace braid

@@ -1,0 +1,311 @@
+// Comm: settings, connections, the wait loop, operation headers and failure handling.
+#include "core/comm.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <sstream>
+
+#include "core/log.h"
+#include "core/params.h"
+#include "reduce/reduce.h"
+#include "transport/tcp_connection.h"
+
+namespace braid {
+
+const char* opKindName(OpKind kind) {
+  switch (kind) {
+    case OpKind::kAllReduce:
+      return "braidAllReduce";
+    case OpKind::kBroadcast:
+      return "braidBroadcast";
+    case OpKind::kReduce:
+      return "braidReduce";
+    case OpKind::kAllGather:
+      return "braidAllGather";
+    case OpKind::kReduceScatter:
+      return "braidReduceScatter";
+    case OpKind::kAlltoAll:
+      return "braidAlltoAll";
+    case OpKind::kBarrier:
+      return "braidBarrier";
+    case OpKind::kSend:
+      return "braidSend";
+    case OpKind::kRecv:
+      return "braidRecv";
+  }
+  return "unknown operation";
+}
+
+std::string OpHeader::describe() const {
+  std::ostringstream s;
+  s << opKindName(kind) << " #" << seq;
+  if (kind == OpKind::kBarrier) return s.str();
+  s << " (count " << count << ", " << dataTypeName(static_cast<braidDataType_t>(type));
+  bool reduces =
+      kind == OpKind::kAllReduce || kind == OpKind::kReduce || kind == OpKind::kReduceScatter;
+  if (reduces) s << ", " << redOpName(static_cast<braidRedOp_t>(op));
+  if (kind == OpKind::kBroadcast || kind == OpKind::kReduce) s << ", root " << root;
+  if (kind == OpKind::kSend || kind == OpKind::kRecv) s << ", peer " << root;
+  s << ")";
+  return s.str();
+}
+
+CommSettings CommSettings::fromEnvironment(const braidConfig_t* config) {
+  CommSettings s;
+  s.timeoutMs = paramInt("BRAID_TIMEOUT_MS");
+  int64_t chunk = paramInt("BRAID_CHUNK_SIZE");
+  int64_t nslots = paramInt("BRAID_NSLOTS");
+  int64_t nstreams = paramInt("BRAID_SOCKET_NSTREAMS");
+  if (s.timeoutMs < 0) fail(braidInvalidArgument, "BRAID_TIMEOUT_MS must be >= 0");
+  if (chunk < 64 || chunk > (int64_t{1} << 30)) {
+    fail(braidInvalidArgument, "BRAID_CHUNK_SIZE=", chunk, " must be in 64..1G");
+  }
+  if (nslots < 2 || nslots > 64) fail(braidInvalidArgument, "BRAID_NSLOTS must be in 2..64");
+  if (nstreams < 1 || nstreams > 16) {
+    fail(braidInvalidArgument, "BRAID_SOCKET_NSTREAMS must be in 1..16");
+  }
+  s.chunkBytes = static_cast<size_t>(chunk);
+  s.nslots = static_cast<int>(nslots);
+  s.nstreams = static_cast<int>(nstreams);
+  s.algo = paramString("BRAID_ALGO");
+  std::string transport = paramString("BRAID_TRANSPORT");
+  if (config != nullptr) {
+    if (config->magic != BRAID_CONFIG_MAGIC || config->size < sizeof(size_t) * 2) {
+      fail(braidInvalidArgument,
+           "braidConfig_t not initialised with BRAID_CONFIG_INITIALIZER (bad magic or size)");
+    }
+    if (config->timeoutMs != BRAID_CONFIG_UNDEF_INT) {
+      if (config->timeoutMs < 0) fail(braidInvalidArgument, "config timeoutMs must be >= 0");
+      s.timeoutMs = config->timeoutMs;
+    }
+    if (config->blocking != BRAID_CONFIG_UNDEF_INT && config->blocking != 0 &&
+        config->blocking != 1) {
+      fail(braidInvalidArgument, "config blocking must be 0 or 1");
+    }
+    if (config->algo != nullptr) s.algo = config->algo;
+    if (config->proto != nullptr && *config->proto != '\0' &&
+        strcasecmp(config->proto, "simple") != 0) {
+      fail(braidInvalidArgument, "config proto '", config->proto, "' is unknown (simple)");
+    }
+    if (config->transport != nullptr) transport = config->transport;
+    if (config->commName != nullptr) s.name = config->commName;
+  }
+  if (!transport.empty() && transport != "tcp") {
+    fail(braidInvalidArgument, "transport '", transport,
+         "' is not available in this build (available: tcp)");
+  }
+  return s;
+}
+
+std::unique_ptr<Bootstrap> Comm::makeBootstrap(uint64_t magic, const CommSettings& s,
+                                               const std::atomic<bool>* abort) {
+  return std::make_unique<Bootstrap>(magic, s.timeoutMs, abort);
+}
+
+Comm::Comm(CommSettings settings, std::unique_ptr<Bootstrap> bootstrap, int cudaDevice)
+    : settings_(std::move(settings)), bootstrap_(std::move(bootstrap)), cudaDevice_(cudaDevice) {
+  bootstrap_->setAbortFlag(&aborted_);
+  size_t n = static_cast<size_t>(nranks());
+  connections_.resize(n);
+  sendSeq_.assign(n, 0);
+  recvSeq_.assign(n, 0);
+}
+
+Comm::~Comm() {
+  liveMagic_ = 0;
+  bootstrap_->sayGoodbye();
+}
+
+Connection& Comm::connection(int peer) {
+  auto& slot = connections_[static_cast<size_t>(peer)];
+  if (slot) return *slot;
+  Deadline d = deadline();
+  std::vector<Fd> fds = rank() < peer ? bootstrap_->connectData(peer, settings_.nstreams, d)
+                                      : bootstrap_->acceptData(peer, d);
+  size_t slotBytes = settings_.chunkBytes;
+  slot = std::make_unique<TcpConnection>(peer, std::move(fds), slotBytes, settings_.nslots);
+  open_.push_back(slot.get());
+  BRAID_INFO(kNet, "rank %d -> rank %d: tcp over %s, %d streams (the only transport in this build)",
+             rank(), peer, bootstrap_->interfaceName().c_str(), settings_.nstreams);
+  return *slot;
+}
+
+void Comm::ensureUsable() {
+  if (asyncError_.load() != braidSuccess) {
+    fail(asyncError_.load(), "the communicator failed earlier and cannot be used: ", failure_);
+  }
+}
+
+void Comm::beginCollective(OpHeader header) {
+  ensureUsable();
+  header.seq = collSeq_++;
+  currentCall_ = header.describe();
+  headerChecks_.clear();
+  sentHeaders_.clear();
+  if (nranks() == 1) return;
+  Connection& next = connection(this->next());
+  Connection& prev = connection(this->prev());
+  sentHeaders_.push_back(header);
+  next.postSend(&sentHeaders_.back(), sizeof(OpHeader));
+  headerChecks_.push_back(HeaderCheck{this->prev(), header, {}});
+  prev.postRecv(&headerChecks_.back().received, sizeof(OpHeader));
+}
+
+void Comm::beginPointToPoint() {
+  ensureUsable();
+  headerChecks_.clear();
+  sentHeaders_.clear();
+  currentCall_ = "point-to-point operations";
+}
+
+void Comm::expectSendHeader(int peer, const OpHeader& mine) {
+  headerChecks_.push_back(HeaderCheck{peer, mine, {}});
+  connection(peer).postRecv(&headerChecks_.back().received, sizeof(OpHeader));
+}
+
+void Comm::sendPointToPointHeader(int peer, const OpHeader& mine) {
+  static_assert(sizeof(OpHeader) == 40, "the header's wire size");
+  sentHeaders_.push_back(mine);
+  connection(peer).postSend(&sentHeaders_.back(), sizeof(OpHeader));
+}
+
+bool Comm::checkHeaders() {
+  while (!headerChecks_.empty()) {
+    bool pending = false;
+    for (HeaderCheck& c : headerChecks_) {
+      if (c.peer < 0) continue;
+      Connection& conn = *connections_[static_cast<size_t>(c.peer)];
+      // Only the oldest receive on a connection can be this header.
+      if (!conn.recvReady() || conn.recvData() != &c.received) {
+        pending = true;
+        continue;
+      }
+      conn.recvDone();
+      verifyHeader(c);
+      c.peer = -1;
+    }
+    if (pending) return false;
+    headerChecks_.clear();
+  }
+  return true;
+}
+
+void Comm::verifyHeader(const HeaderCheck& c) {
+  const OpHeader& mine = c.expected;
+  const OpHeader& theirs = c.received;
+  bool match;
+  if (mine.kind == OpKind::kRecv) {
+    match = theirs.kind == OpKind::kSend && theirs.seq == mine.seq && theirs.count == mine.count &&
+            theirs.type == mine.type && theirs.root == rank();
+  } else {
+    match = theirs.kind == mine.kind && theirs.seq == mine.seq && theirs.count == mine.count &&
+            theirs.type == mine.type && theirs.op == mine.op && theirs.root == mine.root;
+  }
+  if (!match) {
+    fail(braidInvalidUsage, "mismatched calls: rank ", rank(), " called ", mine.describe(),
+         " but rank ", c.peer, " called ", theirs.describe());
+  }
+}
+
+bool Comm::progressAll() {
+  bool moved = false;
+  for (Connection* c : open_)
+    moved |= c->progress();
+  return moved;
+}
+
+void Comm::sleepInPoll(const Deadline& d) {
+  pollSet_.clear();
+  bootstrap_->addControlFds(&pollSet_);
+  size_t control = pollSet_.size();
+  for (Connection* c : open_)
+    c->pollFds(&pollSet_);
+  int rc = poll(pollSet_.data(), pollSet_.size(), d.pollTimeoutMs());
+  if (rc <= 0) return;
+  for (size_t i = 0; i < control; ++i) {
+    if (pollSet_[i].revents != 0) {
+      bootstrap_->handleControl();
+      return;
+    }
+  }
+}
+
+void Comm::waitAllDone() {
+  for (Connection* c : open_) {
+    // Receives straight into caller memory need no consuming: release each once it has landed.
+    auto done = [c] {
+      while (c->recvReady())
+        c->recvDone();
+      return c->sendsDone() && c->recvsDone();
+    };
+    wait(done, c->peer(), "waiting for transfers with");
+  }
+}
+
+void Comm::markFailed(const Error& e) {
+  braidResult_t expected = braidSuccess;
+  if (!asyncError_.compare_exchange_strong(expected, e.code())) return;
+  failure_ = e.what();
+  BRAID_WARN(kColl, "%s", failure_.c_str());
+  if (dynamic_cast<const PeerFailure*>(&e) == nullptr) {
+    bootstrap_->broadcastAbort(e.code(), failure_);
+  }
+  for (Connection* c : open_)
+    c->shutdown();
+}
+
+void Comm::setLastError(const std::string& text) {
+  std::lock_guard<std::mutex> lock(lastErrorMu_);
+  lastError_ = text;
+}
+
+const char* Comm::lastError() {
+  std::lock_guard<std::mutex> lock(lastErrorMu_);
+  return lastError_.c_str();
+}
+
+std::unique_ptr<Comm> Comm::split(int color, int key, const braidConfig_t* config) {
+  ensureUsable();
+  CommSettings childSettings =
+      config != nullptr ? CommSettings::fromEnvironment(config) : settings_;
+  struct Entry {
+    int32_t color;
+    int32_t key;
+    SockAddr listen;
+  };
+  uint64_t childMagic = bootstrap_->commMagic() * 6364136223846793005ull + (++splitSeq_ << 32) +
+                        static_cast<uint32_t>(color);
+  std::unique_ptr<Bootstrap> child;
+  std::vector<Entry> all(static_cast<size_t>(nranks()));
+  Entry& mine = all[static_cast<size_t>(rank())];
+  mine.color = color;
+  mine.key = key;
+  if (color != BRAID_SPLIT_NOCOLOR) {
+    child = makeBootstrap(childMagic, childSettings, &aborted_);
+    mine.listen = child->listenAddr();
+  }
+  bootstrap_->allgather(all.data(), sizeof(Entry));
+  if (color == BRAID_SPLIT_NOCOLOR) return nullptr;
+  std::vector<int> members;
+  for (int r = 0; r < nranks(); ++r) {
+    if (all[static_cast<size_t>(r)].color == color) members.push_back(r);
+  }
+  std::stable_sort(members.begin(), members.end(), [&](int a, int b) {
+    return all[static_cast<size_t>(a)].key < all[static_cast<size_t>(b)].key;
+  });
+  std::vector<SockAddr> table;
+  int newRank = -1;
+  for (int r : members) {
+    if (r == rank()) newRank = static_cast<int>(table.size());
+    table.push_back(all[static_cast<size_t>(r)].listen);
+  }
+  child->joinWithTable(std::move(table), newRank);
+  BRAID_INFO(kInit, "split: color %d key %d -> rank %d of %zu", color, key, newRank,
+             members.size());
+  return std::make_unique<Comm>(std::move(childSettings), std::move(child), cudaDevice_);
+}
+
+}  // namespace braid

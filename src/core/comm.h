@@ -1,0 +1,184 @@
+// The communicator: one rank's membership of a group. It owns the bootstrap, the data connections
+// (opened on first use, one per peer), the settings, and the wait loop every algorithm blocks in.
+//
+// Waiting: wait(ready, ...) drives progress on every open connection until `ready` holds. It
+// spins briefly (latency), then sleeps in poll() on the connections' and the control ring's
+// descriptors (so oversubscribed ranks do not starve each other). Any wait ends with an error when
+// no byte has moved for the timeout, when a peer fails or vanishes, or on braidCommAbort.
+//
+// Call order: each operation first sends a header (sequence, kind, type, count, op, root) to the
+// next rank and checks the one from the previous rank. Any disagreement between ranks shows up
+// between some pair of neighbours and fails every rank with braidInvalidUsage naming both calls.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bootstrap/bootstrap.h"
+#include "collectives/braid.h"
+#include "core/error.h"
+#include "transport/connection.h"
+
+namespace braid {
+
+enum class OpKind : int32_t {
+  kAllReduce = 1,
+  kBroadcast,
+  kReduce,
+  kAllGather,
+  kReduceScatter,
+  kAlltoAll,
+  kBarrier,
+  kSend,
+  kRecv,
+};
+
+const char* opKindName(OpKind kind);
+
+// What every rank must agree on for one operation; it travels as the operation's first message.
+struct OpHeader {
+  uint64_t seq = 0;
+  uint64_t count = 0;
+  OpKind kind = OpKind::kBarrier;
+  int32_t type = -1;
+  int32_t op = -1;
+  int32_t root = -1;  // collectives with a root; the peer for send/recv
+  int32_t pad = 0;
+  std::string describe() const;  // "braidAllReduce #7 (count 100, float32, sum)"
+};
+
+struct CommSettings {
+  int64_t timeoutMs = 0;
+  size_t chunkBytes = 0;
+  int nslots = 0;
+  int nstreams = 0;
+  std::string algo;
+  std::string name;
+  // Reads the environment, then applies the caller's config on top. Bad values throw
+  // braidInvalidArgument.
+  static CommSettings fromEnvironment(const braidConfig_t* config);
+};
+
+class Comm {
+ public:
+  // The magic guards against use of a freed or foreign pointer at the C boundary.
+  static constexpr uint64_t kLiveMagic = 0xb4a1dc0aa11fe5ull;
+
+  Comm(CommSettings settings, std::unique_ptr<Bootstrap> bootstrap, int cudaDevice);
+  ~Comm();
+  Comm(const Comm&) = delete;
+  Comm& operator=(const Comm&) = delete;
+
+  bool live() const { return liveMagic_ == kLiveMagic; }
+  int rank() const { return bootstrap_->rank(); }
+  int nranks() const { return bootstrap_->nranks(); }
+  int cudaDevice() const { return cudaDevice_; }
+  const CommSettings& settings() const { return settings_; }
+  Bootstrap& bootstrap() { return *bootstrap_; }
+  int next() const { return (rank() + 1) % nranks(); }
+  int prev() const { return (rank() + nranks() - 1) % nranks(); }
+
+  // The connection to `peer`, opened on first use (the lower rank connects).
+  Connection& connection(int peer);
+
+  // Starts an operation: fails fast if the communicator already failed, numbers the operation,
+  // and exchanges its header around the ring.
+  void beginCollective(OpHeader header);
+  // Starts a batch of point-to-point operations (a group, or one send/recv).
+  void beginPointToPoint();
+  // For a receive from `peer`: expect a send header with these fields before its data.
+  void expectSendHeader(int peer, const OpHeader& mine);
+  // For a send to `peer`: announce it.
+  void sendPointToPointHeader(int peer, const OpHeader& mine);
+  uint64_t nextSendSeq(int peer) { return sendSeq_[static_cast<size_t>(peer)]++; }
+  uint64_t nextRecvSeq(int peer) { return recvSeq_[static_cast<size_t>(peer)]++; }
+  const std::string& currentCall() const { return currentCall_; }
+
+  // Blocks until ready() holds, making progress on every connection. `peer` and `what` name the
+  // wait in a timeout's message: what="waiting for data from", peer=3.
+  template <typename Ready>
+  void wait(Ready&& ready, int peer, const char* what);
+  // Waits until every open connection has sent and received all it was given, releasing the
+  // receives that landed in caller memory.
+  void waitAllDone();
+
+  // Records a failure of an operation in progress: the communicator is unusable from now on, the
+  // other ranks are told (unless they told us) and the data connections are shut down.
+  void markFailed(const Error& e);
+  braidResult_t asyncError() const { return asyncError_.load(); }
+  void abort() { aborted_.store(true); }
+  const std::atomic<bool>* abortFlag() const { return &aborted_; }
+
+  void setLastError(const std::string& text);
+  const char* lastError();
+
+  // braidCommSplit: collective over this communicator.
+  std::unique_ptr<Comm> split(int color, int key, const braidConfig_t* config);
+
+  // Builds a bootstrap for a communicator with these settings (shared by init and split).
+  static std::unique_ptr<Bootstrap> makeBootstrap(uint64_t magic, const CommSettings& s,
+                                                  const std::atomic<bool>* abort);
+
+ private:
+  struct HeaderCheck {
+    int peer;
+    OpHeader expected;
+    OpHeader received;
+  };
+  bool progressAll();
+  void sleepInPoll(const Deadline& d);
+  // Consumes the headers that have arrived; false while any is still missing.
+  bool checkHeaders();
+  void verifyHeader(const HeaderCheck& check);
+  Deadline deadline() const { return Deadline::after(settings_.timeoutMs, &aborted_); }
+  void ensureUsable();
+
+  uint64_t liveMagic_ = kLiveMagic;
+  CommSettings settings_;
+  std::unique_ptr<Bootstrap> bootstrap_;
+  int cudaDevice_;
+  std::vector<std::unique_ptr<Connection>> connections_;  // by peer rank
+  std::vector<Connection*> open_;                         // the non-null ones
+  // Deques: receives and sends were posted into their elements, which must not move.
+  std::deque<HeaderCheck> headerChecks_;
+  std::deque<OpHeader> sentHeaders_;
+  uint64_t collSeq_ = 0;
+  uint64_t splitSeq_ = 0;
+  std::vector<uint64_t> sendSeq_;
+  std::vector<uint64_t> recvSeq_;
+  std::string currentCall_;
+  std::atomic<bool> aborted_{false};
+  std::atomic<braidResult_t> asyncError_{braidSuccess};
+  std::string failure_;
+  std::mutex lastErrorMu_;
+  std::string lastError_;
+  std::vector<pollfd> pollSet_;
+};
+
+template <typename Ready>
+void Comm::wait(Ready&& ready, int peer, const char* what) {
+  if (checkHeaders() && ready()) return;
+  Deadline d = deadline();
+  auto spinUntil = Deadline::Clock::now() + std::chrono::microseconds(50);
+  for (;;) {
+    bool moved = progressAll();
+    if (checkHeaders() && ready()) return;
+    if (moved) {
+      d = deadline();
+      spinUntil = Deadline::Clock::now() + std::chrono::microseconds(50);
+      continue;
+    }
+    if (Deadline::Clock::now() < spinUntil) continue;
+    sleepInPoll(d);
+    if (d.expired() || d.aborted()) {
+      d.check(std::string(what) + " rank " + std::to_string(peer) + " (no byte moved)");
+    }
+  }
+}
+
+}  // namespace braid

@@ -1,0 +1,104 @@
+// The BRAID_* registry and its readers. Add a setting here, and only here.
+#include "core/params.h"
+
+#include <cstdlib>
+#include <limits>
+
+#include "core/error.h"
+
+namespace braid {
+
+namespace {
+
+constexpr ParamSpec kParams[] = {
+    {"BRAID_COMM_ID", "",
+     "host:port of the rendezvous root for braidCommInitFromEnv (rank 0 listens there)"},
+    {"BRAID_DEBUG", "WARN", "log level: NONE, WARN, INFO or TRACE"},
+    {"BRAID_DEBUG_SUBSYS", "ALL",
+     "comma list of subsystems to log: INIT, BOOT, NET, COLL, P2P, TUNING, ENV, ALL; ^ excludes"},
+    {"BRAID_DEBUG_FILE", "",
+     "write log lines to this file instead of stderr; %h is the host name, %p the pid"},
+    {"BRAID_TIMEOUT_MS", "600000",
+     "limit in ms for every wait (peer arrival, data, connection); 0 waits forever"},
+    {"BRAID_SOCKET_IFNAME", "",
+     "network interfaces to use: prefix list (eth,ib), ^ excludes, = exact; default: first up "
+     "non-loopback interface, else loopback"},
+    {"BRAID_SOCKET_FAMILY", "", "address family for sockets: 4 (IPv4), 6 (IPv6) or empty (any)"},
+    {"BRAID_SOCKET_NSTREAMS", "2",
+     "TCP connections per peer that large messages are striped over (1-16)"},
+    {"BRAID_CHUNK_SIZE", "512K", "bytes per pipelined chunk in ring and chain algorithms"},
+    {"BRAID_NSLOTS", "4", "staging slots per connection and direction (pipeline depth)"},
+    {"BRAID_ALGO", "",
+     "force an algorithm: a name (ring, chain, pairwise, dissemination) or coll=name;..."},
+    {"BRAID_TRANSPORT", "", "force the transport for every peer: tcp"},
+};
+
+const ParamSpec& find(std::string_view name) {
+  for (const ParamSpec& p : kParams) {
+    if (name == p.name) return p;
+  }
+  fail(braidInternalError, "unknown parameter ", name);
+}
+
+}  // namespace
+
+std::span<const ParamSpec> allParams() {
+  return kParams;
+}
+
+std::string paramString(std::string_view name) {
+  const ParamSpec& p = find(name);
+  const char* v = std::getenv(p.name);
+  return v != nullptr ? std::string(v) : std::string(p.defaultValue);
+}
+
+bool paramIsSet(std::string_view name) {
+  const ParamSpec& p = find(name);
+  const char* v = std::getenv(p.name);
+  return v != nullptr && *v != '\0';
+}
+
+bool parseSize(std::string_view text, int64_t* value) {
+  if (text.empty()) return false;
+  bool negative = text.front() == '-';
+  if (negative) text.remove_prefix(1);
+  int64_t scale = 1;
+  switch (text.empty() ? '\0' : text.back()) {
+    case 'k':
+    case 'K':
+      scale = int64_t{1} << 10;
+      break;
+    case 'm':
+    case 'M':
+      scale = int64_t{1} << 20;
+      break;
+    case 'g':
+    case 'G':
+      scale = int64_t{1} << 30;
+      break;
+    default:
+      break;
+  }
+  if (scale != 1) text.remove_suffix(1);
+  if (text.empty()) return false;
+  int64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    if (n > (std::numeric_limits<int64_t>::max() - 9) / 10) return false;
+    n = n * 10 + (c - '0');
+  }
+  if (n > std::numeric_limits<int64_t>::max() / scale) return false;
+  *value = (negative ? -n : n) * scale;
+  return true;
+}
+
+int64_t paramInt(std::string_view name) {
+  std::string v = paramString(name);
+  int64_t n = 0;
+  if (!parseSize(v, &n)) {
+    fail(braidInvalidArgument, name, "='", v, "' is not an integer (K/M/G suffixes allowed)");
+  }
+  return n;
+}
+
+}  // namespace braid

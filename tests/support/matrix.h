@@ -1,0 +1,30 @@
+// The collective correctness matrix, shared by the thread-mode gtest and the process-mode checker
+// (run under braidrun). Every rank runs the same sequence of calls; each checks its own output
+// against a reference computed here in exact integer or double arithmetic from the inputs every
+// rank is known to have (they are a function of rank, index and a seed).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "collectives/braid.h"
+
+namespace braid::test {
+
+struct MatrixOptions {
+  // Every type x op through allreduce, reduce and reduce-scatter at these element counts.
+  std::vector<size_t> typeOpSizes = {1, 7, 1023};
+  // Every collective, in place and out of place, every root class, at these element counts
+  // (float32 sum and int32 max).
+  std::vector<size_t> shapeSizes;
+  unsigned seed = 1;
+};
+
+// The sizes the issue asks for: 0, 1, 7, 1023, chunk-1, chunk+1, 4 Mi + 3 elements.
+std::vector<size_t> standardShapeSizes(size_t chunkBytes, size_t typeSize);
+
+// Runs the matrix on comm; returns the number of failed checks (each printed to stderr).
+int runMatrix(braidComm_t comm, const MatrixOptions& options);
+
+}  // namespace braid::test
