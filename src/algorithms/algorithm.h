@@ -41,6 +41,8 @@ const Algorithm& chooseAlgorithm(const Comm& comm, const CollArgs& args);
 
 // The algorithms, defined one family per file.
 void ringAllReduce(Comm& comm, const CollArgs& args);
+void recursiveDoublingAllReduce(Comm& comm, const CollArgs& args);
+const char* recursiveDoublingIneligible(const Comm& comm, const CollArgs& args);
 void ringReduceScatter(Comm& comm, const CollArgs& args);
 void ringAllGather(Comm& comm, const CollArgs& args);
 void chainBroadcast(Comm& comm, const CollArgs& args);

@@ -41,7 +41,14 @@ void runChain(Comm& c, const CollArgs& a) {
   return a.kind == OpKind::kBroadcast ? chainBroadcast(c, a) : chainReduce(c, a);
 }
 
+bool servesAllReduce(OpKind k) {
+  return k == OpKind::kAllReduce;
+}
+
+// Registry order is preference order: the first eligible algorithm runs unless BRAID_ALGO says.
 constexpr Algorithm kAlgorithms[] = {
+    {"recdbl", "recursive doubling: log2(n) whole-buffer exchanges; for small messages",
+     servesAllReduce, recursiveDoublingIneligible, recursiveDoublingAllReduce},
     {"ring", "pipelined ring: reduce-scatter then allgather; bandwidth-optimal", servesRingKinds,
      alwaysEligible, runRing},
     {"chain", "pipelined chain along the ring from (broadcast) or to (reduce) the root",

@@ -11,6 +11,8 @@
 // between some pair of neighbours and fails every rank with braidInvalidUsage naming both calls.
 #pragma once
 
+#include <sched.h>
+
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -166,14 +168,24 @@ void Comm::wait(Ready&& ready, int peer, const char* what) {
   Deadline d = deadline();
   auto spinUntil = Deadline::Clock::now() + std::chrono::microseconds(50);
   for (;;) {
-    bool moved = progressAll();
+    bool moved;
+    try {
+      moved = progressAll();
+    } catch (const Error&) {
+      // braidCommAbort shuts the connections down under us: report the abort, not the EOF.
+      if (d.aborted()) d.check(std::string(what) + " rank " + std::to_string(peer));
+      throw;
+    }
     if (checkHeaders() && ready()) return;
     if (moved) {
       d = deadline();
       spinUntil = Deadline::Clock::now() + std::chrono::microseconds(50);
       continue;
     }
-    if (Deadline::Clock::now() < spinUntil) continue;
+    if (Deadline::Clock::now() < spinUntil) {
+      sched_yield();  // oversubscribed ranks (more ranks than cores) need the core we hold
+      continue;
+    }
     sleepInPoll(d);
     if (d.expired() || d.aborted()) {
       d.check(std::string(what) + " rank " + std::to_string(peer) + " (no byte moved)");

@@ -29,7 +29,7 @@ constexpr ParamSpec kParams[] = {
     {"BRAID_CHUNK_SIZE", "512K", "bytes per pipelined chunk in ring and chain algorithms"},
     {"BRAID_NSLOTS", "4", "staging slots per connection and direction (pipeline depth)"},
     {"BRAID_ALGO", "",
-     "force an algorithm: a name (ring, chain, pairwise, dissemination) or coll=name;..."},
+     "force algorithms: names (recdbl, ring, chain, pairwise, dissemination) or coll=name, joined by ;"},
     {"BRAID_TRANSPORT", "", "force the transport for every peer: tcp"},
 };
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <string>
+#include <tuple>
 
 #include "support/matrix.h"
 #include "support/thread_ranks.h"
@@ -10,24 +12,33 @@
 namespace braid::test {
 namespace {
 
-class MatrixThreads : public ::testing::TestWithParam<int> {};
+// (rank count, BRAID_ALGO): the default choice, and the ring forced for every size.
+class MatrixThreads : public ::testing::TestWithParam<std::tuple<int, const char*>> {};
 
 TEST_P(MatrixThreads, EveryCollectiveTypeOpSizeAndRoot) {
+  setenv("BRAID_ALGO", std::get<1>(GetParam()), 1);
   setenv("BRAID_CHUNK_SIZE", "16K", 1);
   setenv("BRAID_NSLOTS", "2", 1);
   setenv("BRAID_TIMEOUT_MS", "60000", 1);
   MatrixOptions options;
   options.shapeSizes = standardShapeSizes(16 << 10, 4);
-  int n = GetParam();
+  int n = std::get<0>(GetParam());
   auto failures = runRanks<int>(n, [&](braidComm_t comm, int) { return runMatrix(comm, options); });
   for (int r = 0; r < n; ++r)
     EXPECT_EQ(failures[static_cast<size_t>(r)], 0) << "rank " << r;
   unsetenv("BRAID_CHUNK_SIZE");
   unsetenv("BRAID_NSLOTS");
+  unsetenv("BRAID_ALGO");
 }
 
-INSTANTIATE_TEST_SUITE_P(Ranks, MatrixThreads, ::testing::Values(1, 2, 3, 4, 7, 8),
-                         [](const auto& info) { return std::to_string(info.param) + "ranks"; });
+INSTANTIATE_TEST_SUITE_P(Ranks, MatrixThreads,
+                         ::testing::Combine(::testing::Values(1, 2, 3, 4, 7, 8),
+                                            ::testing::Values("", "ring")),
+                         [](const auto& info) {
+                           std::string algo = std::get<1>(info.param);
+                           return std::to_string(std::get<0>(info.param)) + "ranks_" +
+                                  (algo.empty() ? "default" : algo);
+                         });
 
 }  // namespace
 }  // namespace braid::test

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what building and testing Braid needs on Debian/Ubuntu (run as root, or with sudo).
+set -euo pipefail
+pkgs=(cmake ninja-build g++ pkg-config libgtest-dev clang-format)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
