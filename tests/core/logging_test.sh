@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# BRAID_DEBUG=INFO with BRAID_DEBUG_FILE: each rank writes its own file (%h host, %p pid), lines are
+# prefixed host:pid:rank, and the transport chosen for each peer is logged with its reason.
+set -uo pipefail
+braidrun=$1 example=$2
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+pass=0 fail=0
+check() { if eval "$2"; then pass=$((pass + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi; }
+BRAID_DEBUG=INFO BRAID_DEBUG_FILE="$dir/log.%h.%p" "$braidrun" -n 3 --timeout 60 "$example" >/dev/null
+check "the run succeeds" "[[ $? -eq 0 ]]"
+files=("$dir"/log.*)
+check "one log file per rank (got ${#files[@]})" "[[ ${#files[@]} -eq 3 ]]"
+check "file names carry the host name" "[[ \"${files[0]}\" == *\"log.$(hostname).\"* ]]"
+check "lines are prefixed host:pid:rank" "grep -qE '^$(hostname):[0-9]+:[0-2] BRAID INFO' \"\${files[@]}\""
+check "the transport per peer is logged with the reason" \
+  "grep -q 'rank 0 -> rank 1: tcp over lo' \"\${files[@]}\""
+BRAID_DEBUG=NONE "$braidrun" -n 2 --timeout 60 "$example" 2>"$dir/quiet" >/dev/null
+check "BRAID_DEBUG=NONE is silent" "[[ ! -s $dir/quiet ]]"
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
