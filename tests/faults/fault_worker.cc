@@ -1,0 +1,150 @@
+// fault_worker: one rank of a fault scenario that fault_test launches as a real process. It joins
+// through the environment (RANK, WORLD_SIZE, BRAID_COMM_ID, via braidCommInitFromEnv), plays its
+// part of the scenario named by argv[1], prints one line
+//   result rank=R code=<braidResult_t> ms=<duration of the failing call> msg=<braidGetLastError>
+// and exits 0 when it saw what the scenario expects of its rank, 1 otherwise.
+//
+// Scenarios:
+//   kill        every rank loops on 32 MiB float allreduces; rank 2 SIGKILLs itself after 500 ms;
+//               the others expect braidRemoteError.
+//   mismatch    rank 1 calls braidBroadcast, the others braidAllReduce (count 1000); every rank
+//               expects braidInvalidUsage naming both calls.
+//   silent      rank 2 joins and sleeps 6 s; the others' allreduce expects braidTimeout within
+//               4 s naming rank 2.
+//   rendezvous  started with fewer ranks than WORLD_SIZE: init expects to fail naming rank 2.
+//   stopped     every rank prints "ready", waits 300 ms and loops on allreduces; the test stops
+//               rank 1; the others expect braidTimeout or braidRemoteError naming rank 1.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "collectives/braid.h"
+#include "fault_messages.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t msSince(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+bool contains(const std::string& text, const char* word) {
+  return text.find(word) != std::string::npos;
+}
+
+int report(int rank, braidResult_t code, int64_t ms, std::string msg, bool expected) {
+  for (char& c : msg) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  std::printf("result rank=%d code=%d ms=%lld msg=%s\n", rank, static_cast<int>(code),
+              static_cast<long long>(ms), msg.c_str());
+  std::fflush(stdout);
+  return expected ? 0 : 1;
+}
+
+// Runs allreduces of `count` floats until one fails or `limit` passes; returns the failing call's
+// code (braidSuccess if none failed) and its duration in *ms.
+braidResult_t allReduceUntilFailure(braidComm_t comm, size_t count, std::chrono::seconds limit,
+                                    int64_t* ms) {
+  std::vector<float> send(count, 1.0f), recv(count, 0.0f);
+  Clock::time_point begin = Clock::now();
+  while (Clock::now() - begin < limit) {
+    Clock::time_point start = Clock::now();
+    braidResult_t rc =
+        braidAllReduce(send.data(), recv.data(), count, braidFloat, braidSum, comm, nullptr);
+    *ms = msSince(start);
+    if (rc != braidSuccess) return rc;
+  }
+  return braidSuccess;
+}
+
+int envInt(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::atoi(v) : -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: fault_worker kill|mismatch|silent|rendezvous|stopped\n");
+    return 2;
+  }
+  const std::string scenario = argv[1];
+  int rank = envInt("RANK");
+
+  Clock::time_point initStart = Clock::now();
+  braidComm_t comm = nullptr;
+  braidResult_t initRc = braidCommInitFromEnv(&comm, nullptr);
+  int64_t initMs = msSince(initStart);
+  if (scenario == "rendezvous") {
+    std::string msg = braidGetLastError(nullptr);
+    // "ranks 2 of 3 did not arrive", "rank 2 is missing": rank 2, as missing.
+    bool namesRank2 = braid::test::mentionsRank(msg, 2) &&
+                      (contains(msg, "did not arrive") || contains(msg, "missing"));
+    bool ok = initRc != braidSuccess && comm == nullptr && namesRank2 && initMs < 5000;
+    return report(rank, initRc, initMs, msg, ok);
+  }
+  if (initRc != braidSuccess) {
+    return report(rank, initRc, initMs, braidGetLastError(nullptr), false);
+  }
+
+  braidResult_t rc = braidSuccess;
+  int64_t ms = 0;
+  bool ok = false;
+  if (scenario == "kill") {
+    if (rank == 2) {
+      std::thread([] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        kill(getpid(), SIGKILL);
+      }).detach();
+    }
+    rc = allReduceUntilFailure(comm, (32u << 20) / sizeof(float), std::chrono::seconds(60), &ms);
+    ok = rank != 2 && rc == braidRemoteError;
+  } else if (scenario == "mismatch") {
+    std::vector<float> send(1000, 1.0f), recv(1000, 0.0f);
+    Clock::time_point start = Clock::now();
+    if (rank == 1) {
+      rc = braidBroadcast(send.data(), recv.data(), 1000, braidFloat, 0, comm, nullptr);
+    } else {
+      rc = braidAllReduce(send.data(), recv.data(), 1000, braidFloat, braidSum, comm, nullptr);
+    }
+    ms = msSince(start);
+    std::string msg = braidGetLastError(comm);
+    ok = rc == braidInvalidUsage && contains(msg, "braidBroadcast") &&
+         contains(msg, "braidAllReduce");
+  } else if (scenario == "silent") {
+    if (rank == 2) {
+      std::this_thread::sleep_for(std::chrono::seconds(6));
+      ok = true;  // whatever the communicator says now is not this scenario's concern
+    } else {
+      std::vector<float> send(1000, 1.0f), recv(1000, 0.0f);
+      Clock::time_point start = Clock::now();
+      rc = braidAllReduce(send.data(), recv.data(), 1000, braidFloat, braidSum, comm, nullptr);
+      ms = msSince(start);
+      ok = rc == braidTimeout && ms < 4000 && braid::test::mentionsRank(braidGetLastError(comm), 2);
+    }
+  } else if (scenario == "stopped") {
+    std::printf("ready\n");
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    rc = allReduceUntilFailure(comm, 1 << 18, std::chrono::seconds(30), &ms);
+    ok = rank != 1 && (rc == braidTimeout || rc == braidRemoteError) &&
+         braid::test::mentionsRank(braidGetLastError(comm), 1);
+  } else {
+    std::fprintf(stderr, "fault_worker: unknown scenario '%s'\n", scenario.c_str());
+    return 2;
+  }
+  std::string msg = braidGetLastError(comm);
+  int exitCode = report(rank, rc, ms, msg, ok);
+  braidCommDestroy(comm);
+  return exitCode;
+}
