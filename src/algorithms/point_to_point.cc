@@ -3,6 +3,7 @@
 #include "algorithms/point_to_point.h"
 
 #include <cstring>
+#include <deque>
 
 #include "core/error.h"
 
@@ -35,26 +36,54 @@ void runPointToPoint(Comm& comm, const std::vector<PointToPointOp>& ops) {
     }
     if (s.count > 0) std::memmove(r.buffer, s.buffer, s.count * s.typeSize);
   }
+  // Each receive is a header then (unless empty) the data. They are consumed here in posting
+  // order per peer, checking each header, so several messages between one pair match in order.
+  struct Incoming {
+    bool isHeader;
+    OpHeader mine;
+    OpHeader theirs;
+  };
+  std::vector<std::deque<Incoming>> inbox(static_cast<size_t>(comm.nranks()));
+  std::deque<OpHeader> sentHeaders;  // deques: posted transfers point into their elements
   for (const PointToPointOp& op : ops) {
     if (op.peer == comm.rank()) continue;
     OpHeader h;
     h.count = op.count;
     h.type = op.type;
+    h.root = op.peer;
     Connection& conn = comm.connection(op.peer);
     size_t bytes = op.count * op.typeSize;
     if (op.isSend) {
       h.kind = OpKind::kSend;
       h.seq = comm.nextSendSeq(op.peer);
-      h.root = op.peer;
-      comm.sendPointToPointHeader(op.peer, h);
+      sentHeaders.push_back(h);
+      conn.postSend(&sentHeaders.back(), sizeof(OpHeader));
       if (bytes > 0) conn.postSend(op.buffer, bytes);
     } else {
       h.kind = OpKind::kRecv;
       h.seq = comm.nextRecvSeq(op.peer);
-      h.root = op.peer;
-      comm.expectSendHeader(op.peer, h);
-      if (bytes > 0) conn.postRecv(op.buffer, bytes);
+      auto& q = inbox[static_cast<size_t>(op.peer)];
+      q.push_back(Incoming{true, h, {}});
+      conn.postRecv(&q.back().theirs, sizeof(OpHeader));
+      if (bytes > 0) {
+        q.push_back(Incoming{false, h, {}});
+        conn.postRecv(op.buffer, bytes);
+      }
     }
+  }
+  for (int peer = 0; peer < comm.nranks(); ++peer) {
+    auto& q = inbox[static_cast<size_t>(peer)];
+    if (q.empty()) continue;
+    Connection& conn = comm.connection(peer);
+    auto drained = [&] {
+      while (!q.empty() && conn.recvReady()) {
+        if (q.front().isHeader) comm.checkMatch(peer, q.front().mine, q.front().theirs);
+        conn.recvDone();
+        q.pop_front();
+      }
+      return q.empty();
+    };
+    comm.wait(drained, peer, "waiting for a send from");
   }
   comm.waitAllDone();
 }

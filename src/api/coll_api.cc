@@ -30,6 +30,16 @@ struct GroupState {
 };
 thread_local GroupState tlsGroup;
 
+// A C caller may pass any int where an enum is expected; reading such a value as the C++ enum is
+// undefined behaviour (and UBSan stops on it), so the raw integer is copied out first.
+template <typename Enum>
+int rawValue(Enum e) {
+  int v;
+  static_assert(sizeof(v) == sizeof(e));
+  std::memcpy(&v, &e, sizeof(v));
+  return v;
+}
+
 size_t typeSizeOf(braidDataType_t type) {
   if (!isValidDataType(type))
     fail(braidInvalidArgument, "datatype ", static_cast<int>(type), " is not a braidDataType_t");

@@ -269,7 +269,9 @@ braidResult_t braidCommUserRank(const braidComm_t comm, int* rank) {
 }
 
 const char* braidGetErrorString(braidResult_t result) {
-  switch (result) {
+  int code;  // copied out: a C caller may pass a value outside the enum
+  std::memcpy(&code, &result, sizeof(code));
+  switch (code) {
     case braidSuccess:
       return "no error";
     case braidUnhandledCudaError:

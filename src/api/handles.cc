@@ -82,9 +82,14 @@ void recordError(braidComm_t handle, const std::string& text) {
 
 const char* lastErrorOf(braidComm_t handle) {
   auto* comm = reinterpret_cast<Comm*>(handle);
+  // Copied into this thread's storage under the lock: another thread may destroy comm next.
+  thread_local std::string copy;
   {
     std::lock_guard<std::mutex> lock(registry().mu);
-    if (comm != nullptr && registry().live.count(comm) != 0) return comm->lastError();
+    if (comm != nullptr && registry().live.count(comm) != 0) {
+      copy = comm->lastError();
+      return copy.c_str();
+    }
   }
   return tlsLastError.c_str();
 }

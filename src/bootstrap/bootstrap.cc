@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "bootstrap/root.h"
@@ -32,7 +33,11 @@ Bootstrap::~Bootstrap() = default;
 void Bootstrap::joinThroughRoot(const SockAddr& root, int rank, int nranks) {
   rank_ = rank;
   nranks_ = nranks;
-  Deadline d = deadline();
+  // The root waits timeoutMs for everyone, then names the missing ranks: wait a little longer for
+  // that answer than the root does, so it is the message users see.
+  Deadline d = timeoutMs_ > 0
+                   ? Deadline::after(timeoutMs_ + std::max<int64_t>(1000, timeoutMs_ / 4), abort_)
+                   : deadline();
   std::string what = "rendezvous with the root at " + root.str();
   Fd fd = connectTo(root, d, what);
   RootHello hello{commMagic_, rank_, nranks_, listenAddr_};
@@ -163,7 +168,13 @@ void Bootstrap::allgather(void* data, size_t bytesPerRank) {
               static_cast<uint32_t>(bytesPerRank), d,
               "bootstrap allgather to " + rankName(next_.rank));
     std::vector<char> payload;
-    MsgType t = readControl(prev_, next_, &payload);
+    MsgType t = MsgType::kAllgather;
+    if (!prev_.early.empty()) {
+      payload = std::move(prev_.early.front());
+      prev_.early.pop_front();
+    } else {
+      t = readControl(prev_, next_, &payload);
+    }
     if (t != MsgType::kAllgather || payload.size() != bytesPerRank) {
       fail(braidRemoteError, "bootstrap allgather: ", rankName(prev_.rank),
            " sent an unexpected message (type ", static_cast<int>(t), ", ", payload.size(),
@@ -231,10 +242,27 @@ void Bootstrap::handleControl() {
     if (poll(&p, 1, 0) <= 0) continue;
     std::vector<char> payload;
     MsgType t = readControl(*n, *other, &payload);
+    if (t == MsgType::kAllgather) {
+      n->early.push_back(std::move(payload));
+      continue;
+    }
     if (t != MsgType::kBye) {
       fail(braidRemoteError, rankName(n->rank), " sent an unexpected control message (type ",
            static_cast<int>(t), ")");
     }
+  }
+}
+
+void Bootstrap::awaitAbortNotice(int ms) {
+  auto end = Deadline::Clock::now() + std::chrono::milliseconds(ms);
+  std::vector<pollfd> fds;
+  for (;;) {
+    fds.clear();
+    addControlFds(&fds);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Deadline::Clock::now());
+    if (fds.empty() || left.count() <= 0) return;
+    if (poll(fds.data(), fds.size(), static_cast<int>(left.count())) <= 0) return;
+    handleControl();  // throws the notice; a goodbye or an early block just loops
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <tuple>
@@ -55,6 +56,10 @@ class Bootstrap {
   // vanished without saying goodbye.
   void addControlFds(std::vector<pollfd>* fds) const;
   void handleControl();
+  // Waits up to ms for an abort notice from a neighbour and throws it if one comes; returns
+  // quietly otherwise. Lets a rank that sees only a symptom (a closed socket, its own timeout)
+  // report the cause another rank already knows.
+  void awaitAbortNotice(int ms);
   // Tells both neighbours (best effort, never blocks long) that this rank failed.
   void broadcastAbort(braidResult_t code, const std::string& text);
   // Orderly leave: neighbours stop expecting this rank's control traffic.
@@ -65,6 +70,9 @@ class Bootstrap {
     Fd fd;
     int rank = -1;
     bool gone = false;  // said goodbye
+    // Allgather blocks that arrived while this rank was still in an earlier call (a neighbour
+    // already entered braidCommSplit): kept for the allgather that reads them.
+    std::deque<std::vector<char>> early;
   };
   Deadline deadline() const { return Deadline::after(timeoutMs_, abort_); }
   void openRing();

@@ -2,6 +2,7 @@
 #include "core/comm.h"
 
 #include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -11,6 +12,8 @@
 #include "core/log.h"
 #include "core/params.h"
 #include "reduce/reduce.h"
+#include "topology/host_identity.h"
+#include "transport/shm_connection.h"
 #include "transport/tcp_connection.h"
 
 namespace braid {
@@ -72,6 +75,7 @@ CommSettings CommSettings::fromEnvironment(const braidConfig_t* config) {
   s.nstreams = static_cast<int>(nstreams);
   s.algo = paramString("BRAID_ALGO");
   std::string transport = paramString("BRAID_TRANSPORT");
+  s.shmDisabled = paramInt("BRAID_SHM_DISABLE") != 0;
   if (config != nullptr) {
     if (config->magic != BRAID_CONFIG_MAGIC || config->size < sizeof(size_t) * 2) {
       fail(braidInvalidArgument,
@@ -93,10 +97,11 @@ CommSettings CommSettings::fromEnvironment(const braidConfig_t* config) {
     if (config->transport != nullptr) transport = config->transport;
     if (config->commName != nullptr) s.name = config->commName;
   }
-  if (!transport.empty() && transport != "tcp") {
+  if (!transport.empty() && transport != "tcp" && transport != "shm") {
     fail(braidInvalidArgument, "transport '", transport,
-         "' is not available in this build (available: tcp)");
+         "' is not available in this build (available: tcp, shm)");
   }
+  s.transport = transport;
   return s;
 }
 
@@ -112,6 +117,30 @@ Comm::Comm(CommSettings settings, std::unique_ptr<Bootstrap> bootstrap, int cuda
   connections_.resize(n);
   sendSeq_.assign(n, 0);
   recvSeq_.assign(n, 0);
+  peers_.resize(n);
+  PeerInfo& mine = peers_[static_cast<size_t>(rank())];
+  mine.host = hostIdentityHash();
+  mine.pid = getpid();
+  mine.allowsShm = !settings_.shmDisabled && settings_.transport != "tcp";
+  bootstrap_->allgather(peers_.data(), sizeof(PeerInfo));
+}
+
+std::pair<const char*, std::string> Comm::chooseTransport(int peer) const {
+  const PeerInfo& me = peers_[static_cast<size_t>(rank())];
+  const PeerInfo& them = peers_[static_cast<size_t>(peer)];
+  if (me.host != them.host) {
+    if (settings_.transport == "shm") {
+      fail(braidInvalidUsage, "BRAID_TRANSPORT=shm, but rank ", peer, " is on another host");
+    }
+    return {"tcp", "another host"};
+  }
+  if (me.allowsShm && them.allowsShm) return {"shm", "same host"};
+  if (settings_.transport == "shm") {
+    fail(braidInvalidUsage, "BRAID_TRANSPORT=shm, but rank ", peer,
+         " disabled shared memory (BRAID_SHM_DISABLE or BRAID_TRANSPORT=tcp there)");
+  }
+  return {"tcp", me.allowsShm ? "same host, but the peer disabled shared memory"
+                              : "same host, shared memory disabled here"};
 }
 
 Comm::~Comm() {
@@ -123,13 +152,24 @@ Connection& Comm::connection(int peer) {
   auto& slot = connections_[static_cast<size_t>(peer)];
   if (slot) return *slot;
   Deadline d = deadline();
-  std::vector<Fd> fds = rank() < peer ? bootstrap_->connectData(peer, settings_.nstreams, d)
-                                      : bootstrap_->acceptData(peer, d);
+  auto [transport, reason] = chooseTransport(peer);
+  bool shm = std::strcmp(transport, "shm") == 0;
+  int streams = shm ? 1 : settings_.nstreams;
+  std::vector<Fd> fds =
+      rank() < peer ? bootstrap_->connectData(peer, streams, d) : bootstrap_->acceptData(peer, d);
   size_t slotBytes = settings_.chunkBytes;
-  slot = std::make_unique<TcpConnection>(peer, std::move(fds), slotBytes, settings_.nslots);
+  if (shm) {
+    slot = std::make_unique<ShmConnection>(peer, std::move(fds[0]), slotBytes, settings_.nslots, d);
+  } else {
+    slot = std::make_unique<TcpConnection>(peer, std::move(fds), slotBytes, settings_.nslots);
+  }
   open_.push_back(slot.get());
-  BRAID_INFO(kNet, "rank %d -> rank %d: tcp over %s, %d streams (the only transport in this build)",
-             rank(), peer, bootstrap_->interfaceName().c_str(), settings_.nstreams);
+  if (shm) {
+    BRAID_INFO(kNet, "rank %d -> rank %d: shm (%s)", rank(), peer, reason.c_str());
+  } else {
+    BRAID_INFO(kNet, "rank %d -> rank %d: tcp over %s, %d streams (%s)", rank(), peer,
+               bootstrap_->interfaceName().c_str(), streams, reason.c_str());
+  }
   return *slot;
 }
 
@@ -144,12 +184,11 @@ void Comm::beginCollective(OpHeader header) {
   header.seq = collSeq_++;
   currentCall_ = header.describe();
   headerChecks_.clear();
-  sentHeaders_.clear();
   if (nranks() == 1) return;
   Connection& next = connection(this->next());
   Connection& prev = connection(this->prev());
-  sentHeaders_.push_back(header);
-  next.postSend(&sentHeaders_.back(), sizeof(OpHeader));
+  sentHeader_ = header;
+  next.postSend(&sentHeader_, sizeof(OpHeader));
   headerChecks_.push_back(HeaderCheck{this->prev(), header, {}});
   prev.postRecv(&headerChecks_.back().received, sizeof(OpHeader));
 }
@@ -157,19 +196,7 @@ void Comm::beginCollective(OpHeader header) {
 void Comm::beginPointToPoint() {
   ensureUsable();
   headerChecks_.clear();
-  sentHeaders_.clear();
   currentCall_ = "point-to-point operations";
-}
-
-void Comm::expectSendHeader(int peer, const OpHeader& mine) {
-  headerChecks_.push_back(HeaderCheck{peer, mine, {}});
-  connection(peer).postRecv(&headerChecks_.back().received, sizeof(OpHeader));
-}
-
-void Comm::sendPointToPointHeader(int peer, const OpHeader& mine) {
-  static_assert(sizeof(OpHeader) == 40, "the header's wire size");
-  sentHeaders_.push_back(mine);
-  connection(peer).postSend(&sentHeaders_.back(), sizeof(OpHeader));
 }
 
 bool Comm::checkHeaders() {
@@ -184,7 +211,7 @@ bool Comm::checkHeaders() {
         continue;
       }
       conn.recvDone();
-      verifyHeader(c);
+      checkMatch(c.peer, c.expected, c.received);
       c.peer = -1;
     }
     if (pending) return false;
@@ -193,9 +220,7 @@ bool Comm::checkHeaders() {
   return true;
 }
 
-void Comm::verifyHeader(const HeaderCheck& c) {
-  const OpHeader& mine = c.expected;
-  const OpHeader& theirs = c.received;
+void Comm::checkMatch(int peer, const OpHeader& mine, const OpHeader& theirs) const {
   bool match;
   if (mine.kind == OpKind::kRecv) {
     match = theirs.kind == OpKind::kSend && theirs.seq == mine.seq && theirs.count == mine.count &&
@@ -206,8 +231,30 @@ void Comm::verifyHeader(const HeaderCheck& c) {
   }
   if (!match) {
     fail(braidInvalidUsage, "mismatched calls: rank ", rank(), " called ", mine.describe(),
-         " but rank ", c.peer, " called ", theirs.describe());
+         " but rank ", peer, " called ", theirs.describe());
   }
+}
+
+void Comm::onProgressError(const Error& e, const Deadline& d, int peer, const char* what) {
+  if (d.aborted()) d.check(std::string(what) + " rank " + std::to_string(peer));
+  if (dynamic_cast<const PeerFailure*>(&e) != nullptr) return;
+  // A closed connection is often the echo of a failure another rank already reported.
+  bootstrap_->awaitAbortNotice(kNoticeGraceMs);
+}
+
+void Comm::onTimeout(const Deadline& d, int peer, const char* what) {
+  if (d.aborted()) d.check(std::string(what) + " rank " + std::to_string(peer));
+  // This rank may only be waiting on one that waits on the culprit: give a rank that knows more
+  // a moment to say so.
+  bootstrap_->awaitAbortNotice(static_cast<int>(std::min<int64_t>(1000, d.limitMs() / 4 + 1)));
+  for (const HeaderCheck& c : headerChecks_) {
+    if (c.peer >= 0) {
+      fail(braidTimeout, "rank ", c.peer, " has not started this operation (no word from it for ",
+           d.limitMs(), " ms, BRAID_TIMEOUT_MS)");
+    }
+  }
+  d.check(std::string(what) + " rank " + std::to_string(peer) + " (no byte moved)");
+  fail(braidInternalError, "onTimeout without a timeout");
 }
 
 bool Comm::progressAll() {
@@ -221,8 +268,9 @@ void Comm::sleepInPoll(const Deadline& d) {
   pollSet_.clear();
   bootstrap_->addControlFds(&pollSet_);
   size_t control = pollSet_.size();
-  for (Connection* c : open_)
-    c->pollFds(&pollSet_);
+  for (Connection* c : open_) {
+    if (!c->prepareToSleep(&pollSet_)) return;
+  }
   int rc = poll(pollSet_.data(), pollSet_.size(), d.pollTimeoutMs());
   if (rc <= 0) return;
   for (size_t i = 0; i < control; ++i) {

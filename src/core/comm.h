@@ -56,6 +56,8 @@ struct OpHeader {
 
 struct CommSettings {
   int64_t timeoutMs = 0;
+  std::string transport;  // "", "tcp" or "shm"
+  bool shmDisabled = false;
   size_t chunkBytes = 0;
   int nslots = 0;
   int nstreams = 0;
@@ -93,10 +95,8 @@ class Comm {
   void beginCollective(OpHeader header);
   // Starts a batch of point-to-point operations (a group, or one send/recv).
   void beginPointToPoint();
-  // For a receive from `peer`: expect a send header with these fields before its data.
-  void expectSendHeader(int peer, const OpHeader& mine);
-  // For a send to `peer`: announce it.
-  void sendPointToPointHeader(int peer, const OpHeader& mine);
+  // Fails with braidInvalidUsage, naming both calls, unless `theirs` (from peer) matches `mine`.
+  void checkMatch(int peer, const OpHeader& mine, const OpHeader& theirs) const;
   uint64_t nextSendSeq(int peer) { return sendSeq_[static_cast<size_t>(peer)]++; }
   uint64_t nextRecvSeq(int peer) { return recvSeq_[static_cast<size_t>(peer)]++; }
   const std::string& currentCall() const { return currentCall_; }
@@ -122,6 +122,15 @@ class Comm {
   // braidCommSplit: collective over this communicator.
   std::unique_ptr<Comm> split(int color, int key, const braidConfig_t* config);
 
+  // What every rank told the others at init; both ends of a connection choose its transport
+  // from these, so they always agree.
+  struct PeerInfo {
+    uint64_t host;  // hostIdentityHash()
+    int32_t pid;
+    int32_t allowsShm;  // neither BRAID_SHM_DISABLE nor BRAID_TRANSPORT=tcp
+  };
+  const PeerInfo& peerInfo(int rank) const { return peers_[static_cast<size_t>(rank)]; }
+
   // Builds a bootstrap for a communicator with these settings (shared by init and split).
   static std::unique_ptr<Bootstrap> makeBootstrap(uint64_t magic, const CommSettings& s,
                                                   const std::atomic<bool>* abort);
@@ -132,11 +141,16 @@ class Comm {
     OpHeader expected;
     OpHeader received;
   };
+  // The transport for peer and why, e.g. {"shm", "same host"}.
+  std::pair<const char*, std::string> chooseTransport(int peer) const;
   bool progressAll();
   void sleepInPoll(const Deadline& d);
   // Consumes the headers that have arrived; false while any is still missing.
   bool checkHeaders();
-  void verifyHeader(const HeaderCheck& check);
+  // A connection failed while waiting: report an abort or a peer's notice rather than the echo.
+  void onProgressError(const Error& e, const Deadline& d, int peer, const char* what);
+  // The wait ran out (or was aborted): name the rank at fault as well as this rank knows it.
+  [[noreturn]] void onTimeout(const Deadline& d, int peer, const char* what);
   Deadline deadline() const { return Deadline::after(settings_.timeoutMs, &aborted_); }
   void ensureUsable();
 
@@ -144,11 +158,13 @@ class Comm {
   CommSettings settings_;
   std::unique_ptr<Bootstrap> bootstrap_;
   int cudaDevice_;
+  std::vector<PeerInfo> peers_;
   std::vector<std::unique_ptr<Connection>> connections_;  // by peer rank
   std::vector<Connection*> open_;                         // the non-null ones
-  // Deques: receives and sends were posted into their elements, which must not move.
+  // A deque: receives were posted into its elements, which must not move.
   std::deque<HeaderCheck> headerChecks_;
-  std::deque<OpHeader> sentHeaders_;
+  OpHeader sentHeader_;  // in flight to the next rank until the collective ends
+  static constexpr int kNoticeGraceMs = 300;
   uint64_t collSeq_ = 0;
   uint64_t splitSeq_ = 0;
   std::vector<uint64_t> sendSeq_;
@@ -171,9 +187,8 @@ void Comm::wait(Ready&& ready, int peer, const char* what) {
     bool moved;
     try {
       moved = progressAll();
-    } catch (const Error&) {
-      // braidCommAbort shuts the connections down under us: report the abort, not the EOF.
-      if (d.aborted()) d.check(std::string(what) + " rank " + std::to_string(peer));
+    } catch (const Error& e) {
+      onProgressError(e, d, peer, what);
       throw;
     }
     if (checkHeaders() && ready()) return;
@@ -187,9 +202,7 @@ void Comm::wait(Ready&& ready, int peer, const char* what) {
       continue;
     }
     sleepInPoll(d);
-    if (d.expired() || d.aborted()) {
-      d.check(std::string(what) + " rank " + std::to_string(peer) + " (no byte moved)");
-    }
+    if (d.expired() || d.aborted()) onTimeout(d, peer, what);
   }
 }
 

@@ -29,8 +29,13 @@ constexpr ParamSpec kParams[] = {
     {"BRAID_CHUNK_SIZE", "512K", "bytes per pipelined chunk in ring and chain algorithms"},
     {"BRAID_NSLOTS", "4", "staging slots per connection and direction (pipeline depth)"},
     {"BRAID_ALGO", "",
-     "force algorithms: names (recdbl, ring, chain, pairwise, dissemination) or coll=name, joined by ;"},
-    {"BRAID_TRANSPORT", "", "force the transport for every peer: tcp"},
+     "force algorithms: names (recdbl, ring, chain, pairwise, dissemination) or coll=name, joined "
+     "by ;"},
+    {"BRAID_TRANSPORT", "", "force the transport for every peer: tcp or shm (shm: same host only)"},
+    {"BRAID_SHM_DISABLE", "0", "1: never use shared memory; peers on the same host use tcp"},
+    {"BRAID_HOSTID", "",
+     "this rank's host identity (default: host name + boot id); ranks with different values "
+     "never share memory"},
 };
 
 const ParamSpec& find(std::string_view name) {

@@ -55,8 +55,10 @@ class Connection {
   // Moves what it can without blocking; true if any byte moved. Throws braidRemoteError when the
   // peer closed or reset the connection.
   virtual bool progress() = 0;
-  // Appends the descriptors (and events) that progress() is waiting for.
-  virtual void pollFds(std::vector<pollfd>* fds) const = 0;
+  // Before the caller sleeps in poll(): appends the descriptors (and events) whose readiness
+  // means progress() has work. Returns false when there is work already, so sleeping would lose
+  // a wake-up (a transport whose peer signals through memory checks here, after arming).
+  virtual bool prepareToSleep(std::vector<pollfd>* fds) = 0;
   // Stops all traffic now (the communicator failed): the peer sees the connection close.
   virtual void shutdown() = 0;
 

@@ -216,13 +216,14 @@ bool TcpConnection::progress() {
   return moved;
 }
 
-void TcpConnection::pollFds(std::vector<pollfd>* fds) const {
+bool TcpConnection::prepareToSleep(std::vector<pollfd>* fds) {
   for (const Stream& s : streams_) {
     short events = 0;
     if (!s.sendQ.empty()) events |= POLLOUT;
     if (!s.recvQ.empty()) events |= POLLIN;
     if (events != 0) fds->push_back(pollfd{s.fd.get(), events, 0});
   }
+  return true;
 }
 
 void TcpConnection::shutdown() {

@@ -37,7 +37,7 @@ class TcpConnection final : public Connection {
   bool recvsDone() const override { return recvs_.empty(); }
 
   bool progress() override;
-  void pollFds(std::vector<pollfd>* fds) const override;
+  bool prepareToSleep(std::vector<pollfd>* fds) override;
   void shutdown() override;
 
  private:

@@ -14,7 +14,10 @@ check "one log file per rank (got ${#files[@]})" "[[ ${#files[@]} -eq 3 ]]"
 check "file names carry the host name" "[[ \"${files[0]}\" == *\"log.$(hostname).\"* ]]"
 check "lines are prefixed host:pid:rank" "grep -qE '^$(hostname):[0-9]+:[0-2] BRAID INFO' \"\${files[@]}\""
 check "the transport per peer is logged with the reason" \
-  "grep -q 'rank 0 -> rank 1: tcp over lo' \"\${files[@]}\""
+  "grep -q 'rank 0 -> rank 1: shm (same host)' \"\${files[@]}\""
+BRAID_DEBUG=INFO BRAID_SHM_DISABLE=1 "$braidrun" -n 2 --timeout 60 "$example" 2>"$dir/tcp" >/dev/null
+check "with BRAID_SHM_DISABLE=1 peers use tcp and say why" \
+  "grep -q 'rank 0 -> rank 1: tcp over lo, 2 streams (same host, shared memory disabled here)' $dir/tcp"
 BRAID_DEBUG=NONE "$braidrun" -n 2 --timeout 60 "$example" 2>"$dir/quiet" >/dev/null
 check "BRAID_DEBUG=NONE is silent" "[[ ! -s $dir/quiet ]]"
 echo "$pass passed, $fail failed"
