@@ -202,12 +202,12 @@ MsgType Bootstrap::readControl(Neighbour& n, Neighbour& other, std::vector<char>
     }
     throw;
   }
-  if (t == MsgType::kAbort) raiseAbort(*payload, n, other);
+  if (t == MsgType::kAbort) raiseAbort(*payload, other);
   if (t == MsgType::kBye) n.gone = true;
   return t;
 }
 
-void Bootstrap::raiseAbort(const std::vector<char>& payload, Neighbour& from, Neighbour& other) {
+void Bootstrap::raiseAbort(const std::vector<char>& payload, Neighbour& other) {
   AbortNotice notice{-1, braidRemoteError};
   if (payload.size() >= sizeof(notice)) std::memcpy(&notice, payload.data(), sizeof(notice));
   std::string text(payload.begin() + std::min(payload.size(), sizeof(notice)), payload.end());
@@ -215,7 +215,6 @@ void Bootstrap::raiseAbort(const std::vector<char>& payload, Neighbour& from, Ne
   braidResult_t code = notice.code > 0 && notice.code < braidNumResults
                            ? static_cast<braidResult_t>(notice.code)
                            : braidRemoteError;
-  (void)from;
   throw PeerFailure(code, "rank " + std::to_string(notice.origin) + " failed: " + text);
 }
 

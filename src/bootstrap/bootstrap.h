@@ -80,7 +80,7 @@ class Bootstrap {
                     const Deadline& deadline);
   // Reads one control frame from n; handles abort and goodbye, returns other frames' type.
   MsgType readControl(Neighbour& n, Neighbour& other, std::vector<char>* payload);
-  [[noreturn]] void raiseAbort(const std::vector<char>& payload, Neighbour& from, Neighbour& other);
+  [[noreturn]] void raiseAbort(const std::vector<char>& payload, Neighbour& other);
   void forward(Neighbour& to, const std::vector<char>& payload, int origin);
 
   uint64_t commMagic_;

@@ -144,7 +144,6 @@ std::pair<const char*, std::string> Comm::chooseTransport(int peer) const {
 }
 
 Comm::~Comm() {
-  liveMagic_ = 0;
   bootstrap_->sayGoodbye();
 }
 

@@ -70,15 +70,11 @@ struct CommSettings {
 
 class Comm {
  public:
-  // The magic guards against use of a freed or foreign pointer at the C boundary.
-  static constexpr uint64_t kLiveMagic = 0xb4a1dc0aa11fe5ull;
-
   Comm(CommSettings settings, std::unique_ptr<Bootstrap> bootstrap, int cudaDevice);
   ~Comm();
   Comm(const Comm&) = delete;
   Comm& operator=(const Comm&) = delete;
 
-  bool live() const { return liveMagic_ == kLiveMagic; }
   int rank() const { return bootstrap_->rank(); }
   int nranks() const { return bootstrap_->nranks(); }
   int cudaDevice() const { return cudaDevice_; }
@@ -114,7 +110,6 @@ class Comm {
   void markFailed(const Error& e);
   braidResult_t asyncError() const { return asyncError_.load(); }
   void abort() { aborted_.store(true); }
-  const std::atomic<bool>* abortFlag() const { return &aborted_; }
 
   void setLastError(const std::string& text);
   const char* lastError();
@@ -129,7 +124,6 @@ class Comm {
     int32_t pid;
     int32_t allowsShm;  // neither BRAID_SHM_DISABLE nor BRAID_TRANSPORT=tcp
   };
-  const PeerInfo& peerInfo(int rank) const { return peers_[static_cast<size_t>(rank)]; }
 
   // Builds a bootstrap for a communicator with these settings (shared by init and split).
   static std::unique_ptr<Bootstrap> makeBootstrap(uint64_t magic, const CommSettings& s,
@@ -154,7 +148,6 @@ class Comm {
   Deadline deadline() const { return Deadline::after(settings_.timeoutMs, &aborted_); }
   void ensureUsable();
 
-  uint64_t liveMagic_ = kLiveMagic;
   CommSettings settings_;
   std::unique_ptr<Bootstrap> bootstrap_;
   int cudaDevice_;

@@ -57,12 +57,6 @@ std::string paramString(std::string_view name) {
   return v != nullptr ? std::string(v) : std::string(p.defaultValue);
 }
 
-bool paramIsSet(std::string_view name) {
-  const ParamSpec& p = find(name);
-  const char* v = std::getenv(p.name);
-  return v != nullptr && *v != '\0';
-}
-
 bool parseSize(std::string_view text, int64_t* value) {
   if (text.empty()) return false;
   bool negative = text.front() == '-';

@@ -24,8 +24,6 @@ std::string paramString(std::string_view name);
 // As paramString, parsed as an integer with an optional K/M/G (x1024) suffix; a malformed value
 // is braidInvalidArgument naming the variable.
 int64_t paramInt(std::string_view name);
-// True when the registry's value is set and is not the default.
-bool paramIsSet(std::string_view name);
 
 // Parses "123", "64K", "1M", "2G" (binary multiples). Returns false when malformed.
 bool parseSize(std::string_view text, int64_t* value);
