@@ -8,7 +8,9 @@
 // successive calls walk through them, so small sizes do not keep hitting the same cache lines.
 //
 // Ranks come from the environment (braidrun, torchrun, Slurm, or mpirun plus BRAID_COMM_ID); with
-// none of those variables set the benchmark runs as a single rank.
+// none of those variables set the benchmark runs as a single rank. Built with MPI
+// (BRAID_BENCH_HAVE_MPI), a benchmark started by mpirun without BRAID_COMM_ID joins through
+// MPI_Init and braidCommInitMpi instead, so `mpirun -np N all_reduce_perf` needs nothing else.
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +23,10 @@
 #include <optional>
 
 #include "harness.h"
+
+#ifdef BRAID_BENCH_HAVE_MPI
+#include "collectives/braid_mpi.h"
+#endif
 
 namespace braid::bench {
 
@@ -67,6 +73,30 @@ Launcher detectLauncher() {
   return Launcher::kSingleProcess;
 }
 
+#ifdef BRAID_BENCH_HAVE_MPI
+// Whether this process called MPI_Init, and so must call MPI_Finalize before it exits normally.
+// An exit on error skips MPI_Finalize on purpose: mpirun then ends the job's other ranks.
+bool mpiStartedHere = false;
+
+void initMpiOnce() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) return;
+  if (MPI_Init(nullptr, nullptr) != MPI_SUCCESS) {
+    std::fprintf(stderr, "MPI_Init failed\n");
+    std::exit(1);
+  }
+  mpiStartedHere = true;
+}
+#endif
+
+void finalizeMpiIfStarted() {
+#ifdef BRAID_BENCH_HAVE_MPI
+  if (mpiStartedHere) MPI_Finalize();
+  mpiStartedHere = false;
+#endif
+}
+
 braidComm_t initCommunicator(const Options& options) {
   braidConfig_t config = BRAID_CONFIG_INITIALIZER;
   if (options.timeoutSec >= 0) {
@@ -82,9 +112,17 @@ braidComm_t initCommunicator(const Options& options) {
       break;
     }
     case Launcher::kMpi:
-      // The MPI seam: braidCommInitMpi() takes over here once it exists. Until then the MPI
-      // launcher's rank variables reach the library through braidCommInitFromEnv, which also
-      // needs BRAID_COMM_ID=host:port from the user.
+#ifdef BRAID_BENCH_HAVE_MPI
+      // An explicit BRAID_COMM_ID keeps the environment rendezvous (as without MPI); otherwise
+      // MPI carries the unique id and the benchmark's ranks are the MPI ranks.
+      if (!envValue("BRAID_COMM_ID")) {
+        initMpiOnce();
+        BRAID_BENCH_CHECK(nullptr, braidCommInitMpiConfig(MPI_COMM_WORLD, &comm, &config));
+        break;
+      }
+#endif
+      // Built without MPI: the launcher's rank variables reach the library through
+      // braidCommInitFromEnv, which also needs BRAID_COMM_ID=host:port from the user.
       BRAID_BENCH_CHECK(nullptr, braidCommInitFromEnv(&comm, &config));
       break;
     case Launcher::kEnvironment:
@@ -467,6 +505,7 @@ int benchMain(int argc, char** argv, const Collective& collective) {
 
   BRAID_BENCH_CHECK(comm, braidCommFinalize(comm));
   BRAID_BENCH_CHECK(nullptr, braidCommDestroy(comm));
+  finalizeMpiIfStarted();
   const bool tooSlow = minBusBw && avgBusBw < *minBusBw;
   return errors != 0 || tooSlow ? 1 : 0;
 }
