@@ -9,6 +9,14 @@ pass=0 fail=0
 step() { if "${@:2}" >"$work/log" 2>&1; then pass=$((pass + 1)); else echo "FAIL: $1"; cat "$work/log"; fail=$((fail + 1)); fi; }
 step "cmake --install" cmake --install "$build" --prefix "$prefix"
 step "header installed" test -f "$prefix/include/collectives/braid.h"
+# braid_mpi.h goes with libbraid_mpi: both installed (a build with MPI) or neither.
+mpi_parts_agree() {
+  local lib=0 header=0
+  [[ -n $(find "$prefix" -name 'libbraid_mpi.so*') ]] && lib=1
+  [[ -f $prefix/include/collectives/braid_mpi.h ]] && header=1
+  [[ $lib -eq $header ]]
+}
+step "braid_mpi.h installed with libbraid_mpi" mpi_parts_agree
 step "find_package(Braid) configures" cmake -S "$src" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix"
 step "consumer builds" cmake --build "$work/cm"
 step "consumer runs" env LD_LIBRARY_PATH="$prefix/lib" "$work/cm/consumer"
