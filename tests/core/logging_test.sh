@@ -20,5 +20,9 @@ check "with BRAID_SHM_DISABLE=1 peers use tcp and say why" \
   "grep -q 'rank 0 -> rank 1: tcp over lo, 2 streams (same host, shared memory disabled here)' $dir/tcp"
 BRAID_DEBUG=NONE "$braidrun" -n 2 --timeout 60 "$example" 2>"$dir/quiet" >/dev/null
 check "BRAID_DEBUG=NONE is silent" "[[ ! -s $dir/quiet ]]"
+BRAID_DEBUG=INFO "$braidrun" -n 4 --timeout 60 "$(dirname "$0")/../collectives/as_two_hosts.sh" \
+  "$example" 2>"$dir/hosts" >/dev/null
+check "two hosts: shm inside a host" "grep -q 'rank 0 -> rank 1: shm (same host)' $dir/hosts"
+check "two hosts: tcp across hosts" "grep -q 'rank 1 -> rank 2: tcp over lo, 2 streams (another host)' $dir/hosts"
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]
