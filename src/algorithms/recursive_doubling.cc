@@ -5,7 +5,6 @@
 // ranks 0..2q-1 pair up first (each even rank hands its data to the odd one above it and sits
 // out), p ranks run the exchange, and each odd rank finally returns the result to its even one.
 #include <cstring>
-#include <vector>
 
 #include "algorithms/algorithm.h"
 #include "reduce/reduce.h"
@@ -36,16 +35,16 @@ void recursiveDoublingAllReduce(Comm& comm, const CollArgs& a) {
     p *= 2;
   int q = n - p;
   int divideBy = a.op == braidAvg ? n : 1;
-  std::vector<char> incoming(bytes);
+  char* incoming = comm.scratch(bytes);
 
   // Swaps out with peer and combines; divides when this is the last combination.
   auto exchange = [&](int peer, bool last) {
     Connection& c = comm.connection(peer);
-    c.postRecv(incoming.data(), bytes);
+    c.postRecv(incoming, bytes);
     c.postSend(out, bytes);
     comm.wait([&] { return c.recvReady() && c.sendsDone(); }, peer, "waiting for data from");
     c.recvDone();
-    reduce(out, out, incoming.data(), a.count, a.type, a.op, last ? divideBy : 1);
+    reduce(out, out, incoming, a.count, a.type, a.op, last ? divideBy : 1);
   };
 
   bool sitsOut = r < 2 * q && r % 2 == 0;
@@ -58,10 +57,10 @@ void recursiveDoublingAllReduce(Comm& comm, const CollArgs& a) {
       partner.recvDone();
       return;
     }
-    partner.postRecv(incoming.data(), bytes);
+    partner.postRecv(incoming, bytes);
     comm.wait([&] { return partner.recvReady(); }, r - 1, "waiting for data from");
     partner.recvDone();
-    reduce(out, out, incoming.data(), a.count, a.type, a.op, 1);  // p >= 2 rounds follow
+    reduce(out, out, incoming, a.count, a.type, a.op, 1);  // p >= 2 rounds follow
   }
   int me = r < 2 * q ? r / 2 : r - q;
   auto rankOf = [&](int virt) { return virt < q ? virt * 2 + 1 : virt + q; };

@@ -3,6 +3,7 @@
 // group are queued per thread and run at the outermost braidGroupEnd; otherwise they run at once.
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -123,7 +124,7 @@ void runCollective(Comm& comm, const CollArgs& args, const Algorithm& algorithm)
 }
 
 // Runs one communicator's queued operations in order; consecutive send/recv form one batch.
-void runQueue(Comm& comm, const std::vector<const QueuedOp*>& ops) {
+void runQueue(Comm& comm, std::span<const QueuedOp* const> ops) {
   LogRankScope scope(comm.rank());
   for (size_t i = 0; i < ops.size();) {
     if (ops[i]->isCollective) {
@@ -185,13 +186,14 @@ void runGroup(std::vector<QueuedOp> ops) {
   }
 }
 
-void submit(QueuedOp op) {
+// Outside a group the call runs at once, on this thread (the caller holds comm for the call).
+void submit(const QueuedOp& op) {
   if (tlsGroup.depth > 0) {
     tlsGroup.ops.push_back(op);
     return;
   }
-  std::vector<QueuedOp> one{op};
-  runGroup(std::move(one));
+  const QueuedOp* one[] = {&op};
+  runQueue(*op.comm, one);
 }
 
 braidResult_t collective(const char* fn, braidComm_t handle, OpKind kind, const void* send,

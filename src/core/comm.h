@@ -114,6 +114,13 @@ class Comm {
   void setLastError(const std::string& text);
   const char* lastError();
 
+  // A buffer of at least `bytes` for an algorithm's temporary data, reused across calls (its
+  // contents are not kept).
+  char* scratch(size_t bytes) {
+    if (scratch_.size() < bytes) scratch_.resize(bytes);
+    return scratch_.data();
+  }
+
   // braidCommSplit: collective over this communicator.
   std::unique_ptr<Comm> split(int color, int key, const braidConfig_t* config);
 
@@ -169,6 +176,7 @@ class Comm {
   std::mutex lastErrorMu_;
   std::string lastError_;
   std::vector<pollfd> pollSet_;
+  std::vector<char> scratch_;
 };
 
 template <typename Ready>
