@@ -32,24 +32,26 @@ struct GroupState {
 thread_local GroupState tlsGroup;
 
 // A C caller may pass any int where an enum is expected; reading such a value as the C++ enum is
-// undefined behaviour (and UBSan stops on it), so the raw integer is copied out first.
+// undefined behaviour (UBSan stops on it). So the entry points copy each enum argument's bytes
+// out of its parameter, and the value becomes an enum again only once it is known to be valid.
 template <typename Enum>
-int rawValue(Enum e) {
+int rawInt(const Enum* e) {
   int v;
-  static_assert(sizeof(v) == sizeof(e));
-  std::memcpy(&v, &e, sizeof(v));
+  static_assert(sizeof(v) == sizeof(Enum));
+  std::memcpy(&v, e, sizeof(v));
   return v;
 }
 
-size_t typeSizeOf(braidDataType_t type) {
-  if (!isValidDataType(type))
-    fail(braidInvalidArgument, "datatype ", static_cast<int>(type), " is not a braidDataType_t");
-  return dataTypeSize(type);
+braidDataType_t checkedType(int type) {
+  if (!isValidDataType(type)) {
+    fail(braidInvalidArgument, "datatype ", type, " is not a braidDataType_t");
+  }
+  return static_cast<braidDataType_t>(type);
 }
 
-void checkOp(braidRedOp_t op) {
-  if (!isValidRedOp(op))
-    fail(braidInvalidArgument, "op ", static_cast<int>(op), " is not a braidRedOp_t");
+braidRedOp_t checkedOp(int op) {
+  if (!isValidRedOp(op)) fail(braidInvalidArgument, "op ", op, " is not a braidRedOp_t");
+  return static_cast<braidRedOp_t>(op);
 }
 
 // count * typeSize * multiplier, refusing sizes that overflow or exceed the address space.
@@ -197,14 +199,14 @@ void submit(const QueuedOp& op) {
 }
 
 braidResult_t collective(const char* fn, braidComm_t handle, OpKind kind, const void* send,
-                         void* recv, size_t count, braidDataType_t type, braidRedOp_t op,
-                         int root) {
+                         void* recv, size_t count, int rawType, int rawOp, int root) {
   return guarded(fn, handle, [&] {
     CommRef comm(handle);
-    size_t es = typeSizeOf(type);
+    braidDataType_t type = checkedType(rawType);
+    size_t es = dataTypeSize(type);
     bool reduces =
         kind == OpKind::kAllReduce || kind == OpKind::kReduce || kind == OpKind::kReduceScatter;
-    if (reduces) checkOp(op);
+    braidRedOp_t op = reduces ? checkedOp(rawOp) : braidSum;
     size_t n = static_cast<size_t>(comm->nranks());
     size_t r = static_cast<size_t>(comm->rank());
     size_t bytes = bytesOf(count, es, 1);
@@ -252,7 +254,7 @@ braidResult_t collective(const char* fn, braidComm_t handle, OpKind kind, const 
       default:
         break;
     }
-    CollArgs args{kind, send, recv, count, type, reduces ? op : braidSum, root, es};
+    CollArgs args{kind, send, recv, count, type, op, root, es};
     if (kind != OpKind::kBroadcast && kind != OpKind::kReduce) args.root = -1;
     const Algorithm& algorithm = chooseAlgorithm(*comm.get(), args);
     submit(QueuedOp{comm.get(), true, args, &algorithm, {}});
@@ -260,10 +262,11 @@ braidResult_t collective(const char* fn, braidComm_t handle, OpKind kind, const 
 }
 
 braidResult_t pointToPoint(const char* fn, braidComm_t handle, bool isSend, const void* buf,
-                           size_t count, braidDataType_t type, int peer) {
+                           size_t count, int rawType, int peer) {
   return guarded(fn, handle, [&] {
     CommRef comm(handle);
-    size_t es = typeSizeOf(type);
+    braidDataType_t type = checkedType(rawType);
+    size_t es = dataTypeSize(type);
     checkBuffer(buf, bytesOf(count, es, 1), isSend ? "sendbuff" : "recvbuff");
     if (peer < 0 || peer >= comm->nranks()) {
       fail(braidInvalidArgument, "peer ", peer, " is out of range for ", comm->nranks(), " ranks");
@@ -285,40 +288,40 @@ extern "C" {
 braidResult_t braidAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                              braidDataType_t datatype, braidRedOp_t op, braidComm_t comm,
                              braidStream_t) {
-  return collective("braidAllReduce", comm, OpKind::kAllReduce, sendbuff, recvbuff, count, datatype,
-                    op, -1);
+  return collective("braidAllReduce", comm, OpKind::kAllReduce, sendbuff, recvbuff, count,
+                    rawInt(&datatype), rawInt(&op), -1);
 }
 
 braidResult_t braidBroadcast(const void* sendbuff, void* recvbuff, size_t count,
                              braidDataType_t datatype, int root, braidComm_t comm, braidStream_t) {
-  return collective("braidBroadcast", comm, OpKind::kBroadcast, sendbuff, recvbuff, count, datatype,
-                    braidSum, root);
+  return collective("braidBroadcast", comm, OpKind::kBroadcast, sendbuff, recvbuff, count,
+                    rawInt(&datatype), braidSum, root);
 }
 
 braidResult_t braidReduce(const void* sendbuff, void* recvbuff, size_t count,
                           braidDataType_t datatype, braidRedOp_t op, int root, braidComm_t comm,
                           braidStream_t) {
-  return collective("braidReduce", comm, OpKind::kReduce, sendbuff, recvbuff, count, datatype, op,
-                    root);
+  return collective("braidReduce", comm, OpKind::kReduce, sendbuff, recvbuff, count,
+                    rawInt(&datatype), rawInt(&op), root);
 }
 
 braidResult_t braidAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                              braidDataType_t datatype, braidComm_t comm, braidStream_t) {
   return collective("braidAllGather", comm, OpKind::kAllGather, sendbuff, recvbuff, sendcount,
-                    datatype, braidSum, -1);
+                    rawInt(&datatype), braidSum, -1);
 }
 
 braidResult_t braidReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                  braidDataType_t datatype, braidRedOp_t op, braidComm_t comm,
                                  braidStream_t) {
   return collective("braidReduceScatter", comm, OpKind::kReduceScatter, sendbuff, recvbuff,
-                    recvcount, datatype, op, -1);
+                    recvcount, rawInt(&datatype), rawInt(&op), -1);
 }
 
 braidResult_t braidAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
                             braidDataType_t datatype, braidComm_t comm, braidStream_t) {
-  return collective("braidAlltoAll", comm, OpKind::kAlltoAll, sendbuff, recvbuff, count, datatype,
-                    braidSum, -1);
+  return collective("braidAlltoAll", comm, OpKind::kAlltoAll, sendbuff, recvbuff, count,
+                    rawInt(&datatype), braidSum, -1);
 }
 
 braidResult_t braidBarrier(braidComm_t comm, braidStream_t) {
@@ -328,12 +331,12 @@ braidResult_t braidBarrier(braidComm_t comm, braidStream_t) {
 
 braidResult_t braidSend(const void* sendbuff, size_t count, braidDataType_t datatype, int peer,
                         braidComm_t comm, braidStream_t) {
-  return pointToPoint("braidSend", comm, true, sendbuff, count, datatype, peer);
+  return pointToPoint("braidSend", comm, true, sendbuff, count, rawInt(&datatype), peer);
 }
 
 braidResult_t braidRecv(void* recvbuff, size_t count, braidDataType_t datatype, int peer,
                         braidComm_t comm, braidStream_t) {
-  return pointToPoint("braidRecv", comm, false, recvbuff, count, datatype, peer);
+  return pointToPoint("braidRecv", comm, false, recvbuff, count, rawInt(&datatype), peer);
 }
 
 braidResult_t braidGroupStart(void) {
