@@ -1,4 +1,5 @@
-/* Links against an installed Braid: two ranks in one process, one thread driving both in a group. */
+/* Links against an installed Braid: two ranks in one process, one thread driving both in a group.
+ */
 #include <stdio.h>
 
 #include "collectives/braid.h"
@@ -11,7 +12,8 @@ int main(void) {
   }
   int values[2][3] = {{1, 2, 3}, {10, 20, 30}};
   braidGroupStart();
-  for (int r = 0; r < 2; ++r) braidAllReduce(values[r], values[r], 3, braidInt32, braidSum, comms[r], NULL);
+  for (int r = 0; r < 2; ++r)
+    braidAllReduce(values[r], values[r], 3, braidInt32, braidSum, comms[r], NULL);
   if (braidGroupEnd() != braidSuccess) {
     fprintf(stderr, "allreduce: %s\n", braidGetLastError(comms[0]));
     return 1;
