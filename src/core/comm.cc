@@ -159,16 +159,13 @@ Connection& Comm::connection(int peer) {
   size_t slotBytes = settings_.chunkBytes;
   if (shm) {
     slot = std::make_unique<ShmConnection>(peer, std::move(fds[0]), slotBytes, settings_.nslots, d);
-  } else {
-    slot = std::make_unique<TcpConnection>(peer, std::move(fds), slotBytes, settings_.nslots);
-  }
-  open_.push_back(slot.get());
-  if (shm) {
     BRAID_INFO(kNet, "rank %d -> rank %d: shm (%s)", rank(), peer, reason.c_str());
   } else {
+    slot = std::make_unique<TcpConnection>(peer, std::move(fds), slotBytes, settings_.nslots);
     BRAID_INFO(kNet, "rank %d -> rank %d: tcp over %s, %d streams (%s)", rank(), peer,
                bootstrap_->interfaceName().c_str(), streams, reason.c_str());
   }
+  open_.push_back(slot.get());
   return *slot;
 }
 
@@ -182,40 +179,31 @@ void Comm::beginCollective(OpHeader header) {
   ensureUsable();
   header.seq = collSeq_++;
   currentCall_ = header.describe();
-  headerChecks_.clear();
+  headerFrom_ = -1;
   if (nranks() == 1) return;
   Connection& next = connection(this->next());
   Connection& prev = connection(this->prev());
   sentHeader_ = header;
   next.postSend(&sentHeader_, sizeof(OpHeader));
-  headerChecks_.push_back(HeaderCheck{this->prev(), header, {}});
-  prev.postRecv(&headerChecks_.back().received, sizeof(OpHeader));
+  expectedHeader_ = header;
+  prev.postRecv(&receivedHeader_, sizeof(OpHeader));  // the first receive of this operation
+  headerFrom_ = this->prev();
 }
 
 void Comm::beginPointToPoint() {
   ensureUsable();
-  headerChecks_.clear();
+  headerFrom_ = -1;  // point-to-point batches check their own headers
   currentCall_ = "point-to-point operations";
 }
 
-bool Comm::checkHeaders() {
-  while (!headerChecks_.empty()) {
-    bool pending = false;
-    for (HeaderCheck& c : headerChecks_) {
-      if (c.peer < 0) continue;
-      Connection& conn = *connections_[static_cast<size_t>(c.peer)];
-      // Only the oldest receive on a connection can be this header.
-      if (!conn.recvReady() || conn.recvData() != &c.received) {
-        pending = true;
-        continue;
-      }
-      conn.recvDone();
-      checkMatch(c.peer, c.expected, c.received);
-      c.peer = -1;
-    }
-    if (pending) return false;
-    headerChecks_.clear();
-  }
+bool Comm::checkHeader() {
+  if (headerFrom_ < 0) return true;
+  Connection& conn = *connections_[static_cast<size_t>(headerFrom_)];
+  if (!conn.recvReady()) return false;
+  conn.recvDone();
+  int from = headerFrom_;
+  headerFrom_ = -1;
+  checkMatch(from, expectedHeader_, receivedHeader_);
   return true;
 }
 
@@ -246,11 +234,10 @@ void Comm::onTimeout(const Deadline& d, int peer, const char* what) {
   // This rank may only be waiting on one that waits on the culprit: give a rank that knows more
   // a moment to say so.
   bootstrap_->awaitAbortNotice(static_cast<int>(std::min<int64_t>(1000, d.limitMs() / 4 + 1)));
-  for (const HeaderCheck& c : headerChecks_) {
-    if (c.peer >= 0) {
-      fail(braidTimeout, "rank ", c.peer, " has not started this operation (no word from it for ",
-           d.limitMs(), " ms, BRAID_TIMEOUT_MS)");
-    }
+  if (headerFrom_ >= 0) {
+    fail(braidTimeout, "rank ", headerFrom_,
+         " has not started this operation (no word from it for ", d.limitMs(),
+         " ms, BRAID_TIMEOUT_MS)");
   }
   d.check(std::string(what) + " rank " + std::to_string(peer) + " (no byte moved)");
   fail(braidInternalError, "onTimeout without a timeout");

@@ -15,7 +15,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -137,17 +136,12 @@ class Comm {
                                                   const std::atomic<bool>* abort);
 
  private:
-  struct HeaderCheck {
-    int peer;
-    OpHeader expected;
-    OpHeader received;
-  };
   // The transport for peer and why, e.g. {"shm", "same host"}.
   std::pair<const char*, std::string> chooseTransport(int peer) const;
   bool progressAll();
   void sleepInPoll(const Deadline& d);
-  // Consumes the headers that have arrived; false while any is still missing.
-  bool checkHeaders();
+  // Consumes and checks the previous rank's header once it has arrived; false until then.
+  bool checkHeader();
   // A connection failed while waiting: report an abort or a peer's notice rather than the echo.
   void onProgressError(const Error& e, const Deadline& d, int peer, const char* what);
   // The wait ran out (or was aborted): name the rank at fault as well as this rank knows it.
@@ -161,9 +155,12 @@ class Comm {
   std::vector<PeerInfo> peers_;
   std::vector<std::unique_ptr<Connection>> connections_;  // by peer rank
   std::vector<Connection*> open_;                         // the non-null ones
-  // A deque: receives were posted into its elements, which must not move.
-  std::deque<HeaderCheck> headerChecks_;
-  OpHeader sentHeader_;  // in flight to the next rank until the collective ends
+  // The collective's header exchange: sent to the next rank, expected from headerFrom_ (-1: none
+  // pending). The transfers point into these members until the collective ends.
+  OpHeader sentHeader_;
+  OpHeader expectedHeader_;
+  OpHeader receivedHeader_;
+  int headerFrom_ = -1;
   static constexpr int kNoticeGraceMs = 300;
   uint64_t collSeq_ = 0;
   uint64_t splitSeq_ = 0;
@@ -181,7 +178,7 @@ class Comm {
 
 template <typename Ready>
 void Comm::wait(Ready&& ready, int peer, const char* what) {
-  if (checkHeaders() && ready()) return;
+  if (checkHeader() && ready()) return;
   Deadline d = deadline();
   auto spinUntil = Deadline::Clock::now() + std::chrono::microseconds(50);
   for (;;) {
@@ -192,7 +189,7 @@ void Comm::wait(Ready&& ready, int peer, const char* what) {
       onProgressError(e, d, peer, what);
       throw;
     }
-    if (checkHeaders() && ready()) return;
+    if (checkHeader() && ready()) return;
     if (moved) {
       d = deadline();
       spinUntil = Deadline::Clock::now() + std::chrono::microseconds(50);
