@@ -143,6 +143,10 @@ std::pair<const char*, std::string> Comm::chooseTransport(int peer) const {
                               : "same host, shared memory disabled here"};
 }
 
+const char* Comm::transportTo(int peer) const {
+  return peer == rank() ? "self" : chooseTransport(peer).first;
+}
+
 Comm::~Comm() {
   bootstrap_->sayGoodbye();
 }

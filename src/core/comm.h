@@ -84,6 +84,11 @@ class Comm {
 
   // The connection to `peer`, opened on first use (the lower rank connects).
   Connection& connection(int peer);
+  // The transport this rank uses for `peer` ("shm", "tcp"; "self" for itself), opened or not.
+  const char* transportTo(int peer) const;
+  // The algorithm the last collective ran (a static name; "" before the first).
+  const char* lastAlgorithm() const { return lastAlgorithm_.load(); }
+  void setLastAlgorithm(const char* name) { lastAlgorithm_.store(name); }
 
   // Starts an operation: fails fast if the communicator already failed, numbers the operation,
   // and exchanges its header around the ring.
@@ -168,6 +173,7 @@ class Comm {
   std::vector<uint64_t> recvSeq_;
   std::string currentCall_;
   std::atomic<bool> aborted_{false};
+  std::atomic<const char*> lastAlgorithm_{""};
   std::atomic<braidResult_t> asyncError_{braidSuccess};
   std::string failure_;
   std::mutex lastErrorMu_;
