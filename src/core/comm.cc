@@ -182,7 +182,7 @@ void Comm::ensureUsable() {
 void Comm::beginCollective(OpHeader header) {
   ensureUsable();
   header.seq = collSeq_++;
-  currentCall_ = header.describe();
+  currentHeader_ = header;
   headerFrom_ = -1;
   if (nranks() == 1) return;
   Connection& next = connection(this->next());
@@ -194,10 +194,16 @@ void Comm::beginCollective(OpHeader header) {
   headerFrom_ = this->prev();
 }
 
+std::string Comm::currentCall() const {
+  return currentHeader_.kind == OpKind::kSend ? "point-to-point operations"
+                                              : currentHeader_.describe();
+}
+
 void Comm::beginPointToPoint() {
   ensureUsable();
   headerFrom_ = -1;  // point-to-point batches check their own headers
-  currentCall_ = "point-to-point operations";
+  currentHeader_ = OpHeader{};
+  currentHeader_.kind = OpKind::kSend;
 }
 
 bool Comm::checkHeader() {

@@ -99,7 +99,9 @@ class Comm {
   void checkMatch(int peer, const OpHeader& mine, const OpHeader& theirs) const;
   uint64_t nextSendSeq(int peer) { return sendSeq_[static_cast<size_t>(peer)]++; }
   uint64_t nextRecvSeq(int peer) { return recvSeq_[static_cast<size_t>(peer)]++; }
-  const std::string& currentCall() const { return currentCall_; }
+  // "braidAllReduce #7 (count 100, float32, sum)": made only when asked (errors, traces), since
+  // formatting it costs more than a small collective.
+  std::string currentCall() const;
 
   // Blocks until ready() holds, making progress on every connection. `peer` and `what` name the
   // wait in a timeout's message: what="waiting for data from", peer=3.
@@ -171,7 +173,7 @@ class Comm {
   uint64_t splitSeq_ = 0;
   std::vector<uint64_t> sendSeq_;
   std::vector<uint64_t> recvSeq_;
-  std::string currentCall_;
+  OpHeader currentHeader_;  // the collective in progress; kind kSend: point-to-point
   std::atomic<bool> aborted_{false};
   std::atomic<const char*> lastAlgorithm_{""};
   std::atomic<braidResult_t> asyncError_{braidSuccess};
