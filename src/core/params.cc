@@ -26,11 +26,11 @@ constexpr ParamSpec kParams[] = {
     {"BRAID_SOCKET_FAMILY", "", "address family for sockets: 4 (IPv4), 6 (IPv6) or empty (any)"},
     {"BRAID_SOCKET_NSTREAMS", "2",
      "TCP connections per peer that large messages are striped over (1-16)"},
-    {"BRAID_CHUNK_SIZE", "512K", "bytes per pipelined chunk in ring and chain algorithms"},
+    {"BRAID_CHUNK_SIZE", "512K", "bytes per pipelined chunk in ring, chain and tree algorithms"},
     {"BRAID_NSLOTS", "4", "staging slots per connection and direction (pipeline depth)"},
     {"BRAID_ALGO", "",
-     "force algorithms: names (recdbl, ring, chain, pairwise, dissemination) or coll=name, joined "
-     "by ;"},
+     "force algorithms, rules joined by ;: name, coll=name or coll:lo-hi=name,lo-hi=name (bytes, "
+     "K/M/G, hi may be inf); see Choosing algorithms"},
     {"BRAID_TRANSPORT", "", "force the transport for every peer: tcp or shm (shm: same host only)"},
     {"BRAID_SHM_DISABLE", "0", "1: never use shared memory; peers on the same host use tcp"},
     {"BRAID_HOSTID", "",
