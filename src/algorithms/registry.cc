@@ -59,28 +59,42 @@ bool servesAllGather(OpKind k) {
   return k == OpKind::kAllGather;
 }
 
+// Default size limits, in the form Algorithm::defaultBelowBytes takes.
+template <size_t kBytes>
+size_t below(OpKind) {
+  return kBytes;
+}
 constexpr size_t kAny = SIZE_MAX;
+// Its reduce-scatter lost to the ring's at every size measured; its allreduce wins in between
+// recursive doubling and the ring.
+size_t rabenseifnerBelow(OpKind k) {
+  return k == OpKind::kAllReduce ? 256 << 10 : 0;
+}
 
 // Registry order is preference order: the first entry that serves the call, is eligible and is
 // within its size limit runs unless BRAID_ALGO says otherwise.
 constexpr Algorithm kAlgorithms[] = {
     {"recdbl", "recursive doubling: log2(n) whole-buffer exchanges; for small messages",
-     servesAllReduce, alwaysEligible, 64 << 10, recursiveDoublingAllReduce},
+     servesAllReduce, alwaysEligible, below<64 << 10>, recursiveDoublingAllReduce},
     {"rabenseifner",
      "recursive halving reduce-scatter (then doubling allgather): log2(n) steps, 2x the data",
-     servesHalvingDoublingKinds, alwaysEligible, 1 << 20, runHalvingDoubling},
+     servesHalvingDoublingKinds, alwaysEligible, rabenseifnerBelow, runHalvingDoubling},
+    // Never better than both its neighbours on one host (docs/benchmarks.md): left to BRAID_ALGO
+    // until the tuner weighs it for multi-host runs.
+    {"dbtree", "pipelined double binary tree: each half reduced up and broadcast down one tree",
+     servesAllReduce, alwaysEligible, below<0>, doubleBinaryTreeAllReduce},
     {"bruck", "Bruck allgather: log2(n) steps for any rank count", servesAllGather, alwaysEligible,
-     64 << 10, bruckAllGather},
+     below<256 << 10>, bruckAllGather},
     {"tree", "pipelined binomial tree from (broadcast) or to (reduce) the root: log2(n) hops",
-     servesChainKinds, alwaysEligible, 256 << 10, runBinomial},
+     servesChainKinds, alwaysEligible, below<1 << 20>, runBinomial},
     {"ring", "pipelined ring: reduce-scatter then allgather; bandwidth-optimal", servesRingKinds,
-     alwaysEligible, kAny, runRing},
+     alwaysEligible, below<kAny>, runRing},
     {"chain", "pipelined chain along the ring from (broadcast) or to (reduce) the root",
-     servesChainKinds, alwaysEligible, kAny, runChain},
+     servesChainKinds, alwaysEligible, below<kAny>, runChain},
     {"pairwise", "every pair exchanges its block directly, all pairs at once", servesAlltoAll,
-     alwaysEligible, kAny, pairwiseAlltoAll},
-    {"dissemination", "log2(n) rounds of signals to rank+2^k", servesBarrier, alwaysEligible, kAny,
-     disseminationBarrier},
+     alwaysEligible, below<kAny>, pairwiseAlltoAll},
+    {"dissemination", "log2(n) rounds of signals to rank+2^k", servesBarrier, alwaysEligible,
+     below<kAny>, disseminationBarrier},
 };
 
 }  // namespace
@@ -113,7 +127,8 @@ const Algorithm& chooseAlgorithm(const Comm& comm, const CollArgs& args) {
     }
   }
   for (const Algorithm& a : kAlgorithms) {
-    if (a.serves(args.kind) && bytes <= a.defaultMaxBytes && a.ineligible(comm, args) == nullptr) {
+    if (a.serves(args.kind) && bytes < a.defaultBelowBytes(args.kind) &&
+        a.ineligible(comm, args) == nullptr) {
       BRAID_TRACE(kTuning, "%s of %zu bytes: %s (first eligible)", opKindName(args.kind), bytes,
                   a.name);
       return a;
