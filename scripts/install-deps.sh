@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Braid needs on Debian/Ubuntu (run as root, or with sudo).
 set -euo pipefail
-pkgs=(cmake ninja-build g++ pkg-config libgtest-dev clang-format openmpi-bin libopenmpi-dev)
+pkgs=(cmake ninja-build g++ pkg-config libgtest-dev clang-format openmpi-bin libopenmpi-dev libhwloc-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -1,0 +1,205 @@
+// Topology: PCI distance, NIC choice, the process's place and the one-line summary. Reading the
+// machine is in hwloc_topology.cc and sysfs_topology.cc.
+#include "topology/topology.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <sstream>
+#include <tuple>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/params.h"
+#include "topology/topology_sources.h"
+
+namespace braid {
+
+namespace {
+
+bool sharesAny(const std::vector<int>& a, const std::vector<int>& b) {
+  return std::any_of(a.begin(), a.end(),
+                     [&](int x) { return std::find(b.begin(), b.end(), x) != b.end(); });
+}
+
+bool sharesBridge(const PciPlace& a, const PciPlace& b) {
+  return std::any_of(a.bridges.begin(), a.bridges.end(), [&](const std::string& x) {
+    return std::find(b.bridges.begin(), b.bridges.end(), x) != b.bridges.end();
+  });
+}
+
+// The NIC with the lowest (distance, not RDMA, bus id, name): deterministic on every rank.
+template <typename DistanceTo>
+const Nic* nearest(const std::vector<Nic>& nics, DistanceTo distanceTo) {
+  const Nic* best = nullptr;
+  auto key = [&](const Nic& n) {
+    return std::make_tuple(distanceTo(n), !n.rdma, n.place.busId, n.name);
+  };
+  for (const Nic& n : nics) {
+    if (best == nullptr || key(n) < key(*best)) best = &n;
+  }
+  return best;
+}
+
+template <typename T, typename Name>
+std::string listNames(const std::vector<T>& items, Name name) {
+  std::string s;
+  for (const T& item : items) {
+    if (!s.empty()) s += ", ";
+    s += name(item);
+  }
+  return s;
+}
+
+}  // namespace
+
+const char* pciDistanceName(PciDistance d) {
+  switch (d) {
+    case PciDistance::kSameSwitch:
+      return "same PCI switch";
+    case PciDistance::kSameHostBridge:
+      return "same host bridge";
+    case PciDistance::kSameNuma:
+      return "same NUMA node";
+    case PciDistance::kSystem:
+      return "across NUMA nodes";
+  }
+  return "unknown";
+}
+
+PciDistance pciDistance(const PciPlace& a, const PciPlace& b) {
+  if (sharesBridge(a, b)) return PciDistance::kSameSwitch;
+  if (!a.hostBridge.empty() && a.hostBridge == b.hostBridge) return PciDistance::kSameHostBridge;
+  if (sharesAny(a.numa, b.numa)) return PciDistance::kSameNuma;
+  return PciDistance::kSystem;
+}
+
+const Nic* Topology::nearestNic(const Gpu& gpu) const {
+  return nearest(nics, [&](const Nic& n) { return pciDistance(gpu.place, n.place); });
+}
+
+const Nic* Topology::nearestNicToNuma(int numa) const {
+  return nearest(nics, [&](const Nic& n) {
+    bool local = std::find(n.place.numa.begin(), n.place.numa.end(), numa) != n.place.numa.end();
+    return local ? PciDistance::kSameNuma : PciDistance::kSystem;
+  });
+}
+
+std::string Topology::summary() const {
+  std::ostringstream s;
+  s << "NUMA " << (homeNuma >= 0 ? std::to_string(homeNuma) : "?") << " of " << numaNodes.size()
+    << " (CPUs " << formatCpuList(cpus) << "), " << gpus.size() << " GPU"
+    << (gpus.size() == 1 ? "" : "s");
+  if (!gpus.empty()) s << " (" << listNames(gpus, [](const Gpu& g) { return g.name; }) << ")";
+  s << ", " << nics.size() << " NIC" << (nics.size() == 1 ? "" : "s");
+  if (!nics.empty()) s << " (" << listNames(nics, [](const Nic& n) { return n.name; }) << ")";
+  return s.str();
+}
+
+void Topology::placeProcess(const CpuBinding& binding) {
+  std::vector<int> all;
+  for (const NumaNode& node : numaNodes)
+    all.insert(all.end(), node.cpus.begin(), node.cpus.end());
+  cpus.clear();
+  for (int c : binding.cpus) {
+    if (std::find(all.begin(), all.end(), c) != all.end()) cpus.push_back(c);
+  }
+  if (cpus.empty()) {
+    BRAID_INFO(kInit, "topology: no CPU of this process's binding (%s) is in %s; taking all of it",
+               formatCpuList(binding.cpus).c_str(), source.c_str());
+    cpus = all;
+  }
+  std::sort(cpus.begin(), cpus.end());
+  cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+  processNuma.clear();
+  homeNuma = -1;
+  for (const NumaNode& node : numaNodes) {
+    if (!sharesAny(node.cpus, cpus)) continue;
+    processNuma.push_back(node.id);
+    bool current =
+        std::find(node.cpus.begin(), node.cpus.end(), binding.current) != node.cpus.end();
+    if (current) homeNuma = node.id;
+  }
+  if (homeNuma < 0 && !processNuma.empty()) homeNuma = processNuma.front();
+}
+
+CpuBinding CpuBinding::ofThisProcess() {
+  CpuBinding b;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+    fail(braidSystemError, errnoText("sched_getaffinity", errno));
+  }
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) b.cpus.push_back(c);
+  }
+  b.current = sched_getcpu();
+  return b;
+}
+
+Topology discoverTopology() {
+  std::string file = paramString("BRAID_TOPO_FILE");
+  std::string dump = paramString("BRAID_TOPO_DUMP_FILE");
+  Topology t;
+  if (topologyHasHwloc()) {
+    t = readWithHwloc(file, dump);
+  } else {
+    if (!file.empty() || !dump.empty()) {
+      fail(braidInvalidUsage,
+           "BRAID_TOPO_FILE and BRAID_TOPO_DUMP_FILE need hwloc, and this "
+           "Braid was built without it");
+    }
+    t = readFromSysfs();
+  }
+  t.placeProcess(CpuBinding::ofThisProcess());
+  return t;
+}
+
+const Topology& processTopology() {
+  static const Topology topology = discoverTopology();
+  return topology;
+}
+
+Topology loadTopologyXml(const std::string& path, const CpuBinding& binding) {
+  Topology t = readWithHwloc(path, "");
+  t.placeProcess(binding);
+  return t;
+}
+
+std::string formatCpuList(const std::vector<int>& cpus) {
+  std::string s;
+  for (size_t i = 0; i < cpus.size();) {
+    size_t j = i;
+    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1)
+      ++j;
+    if (!s.empty()) s += ',';
+    s += std::to_string(cpus[i]);
+    if (j > i) {
+      s += '-';
+      s += std::to_string(cpus[j]);
+    }
+    i = j + 1;
+  }
+  return s;
+}
+
+bool parseCpuList(const std::string& text, std::vector<int>* cpus) {
+  std::istringstream in(text);
+  std::string range;
+  cpus->clear();
+  while (std::getline(in, range, ',')) {
+    if (range.empty() || range == "\n") continue;
+    int first = 0, last = 0;
+    char dash = 0;
+    std::istringstream r(range);
+    if (!(r >> first)) return false;
+    last = first;
+    if (r >> dash && (dash != '-' || !(r >> last))) return false;
+    if (first < 0 || last < first) return false;
+    for (int c = first; c <= last; ++c)
+      cpus->push_back(c);
+  }
+  return true;
+}
+
+}  // namespace braid
