@@ -5,7 +5,6 @@
 // `braid-info --params-markdown` prints the README's parameter table (a test keeps them equal).
 #include <dlfcn.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -46,11 +45,12 @@ void printFeatures() {
          yesNo(cudaDriverLoads()));
 }
 
-void printNic(const char* what, const braid::Nic* nic, braid::PciDistance d) {
-  if (nic == nullptr) {
-    printf("  nearest NIC to %s: none\n", what);
+void printNic(const std::string& what, const braid::Topology::NicChoice& c) {
+  if (c.nic == nullptr) {
+    printf("  nearest NIC to %s: none\n", what.c_str());
   } else {
-    printf("  nearest NIC to %s: %s (%s)\n", what, nic->name.c_str(), braid::pciDistanceName(d));
+    printf("  nearest NIC to %s: %s (%s)\n", what.c_str(), c.nic->name.c_str(),
+           braid::pciDistanceName(c.distance));
   }
 }
 
@@ -78,19 +78,10 @@ void printTopology(const braid::Topology& t) {
            netdevs.empty() ? "" : ", netdevs", netdevs.c_str());
   }
   for (const braid::NumaNode& n : t.numaNodes) {
-    const braid::Nic* nic = t.nearestNicToNuma(n.id);
-    bool local = nic != nullptr && std::find(nic->place.numa.begin(), nic->place.numa.end(),
-                                             n.id) != nic->place.numa.end();
-    std::string what = "NUMA node " + std::to_string(n.id);
-    printNic(what.c_str(), nic,
-             local ? braid::PciDistance::kSameNuma : braid::PciDistance::kSystem);
+    printNic("NUMA node " + std::to_string(n.id), t.nearestNicToNuma(n.id));
   }
-  for (const braid::Gpu& g : t.gpus) {
-    const braid::Nic* nic = t.nearestNic(g);
-    printNic(
-        g.name.c_str(), nic,
-        nic != nullptr ? braid::pciDistance(g.place, nic->place) : braid::PciDistance::kSystem);
-  }
+  for (const braid::Gpu& g : t.gpus)
+    printNic(g.name, t.nearestNic(g));
 }
 
 // What Comm::chooseTransport would answer for each kind of peer under the current settings.

@@ -5,6 +5,9 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <functional>
 #include <sstream>
 #include <tuple>
 
@@ -16,6 +19,8 @@
 namespace braid {
 
 namespace {
+
+constexpr int kMaxCpus = 1 << 20;  // bounds what a malformed cpulist could make us allocate
 
 bool sharesAny(const std::vector<int>& a, const std::vector<int>& b) {
   return std::any_of(a.begin(), a.end(),
@@ -30,13 +35,15 @@ bool sharesBridge(const PciPlace& a, const PciPlace& b) {
 
 // The NIC with the lowest (distance, not RDMA, bus id, name): deterministic on every rank.
 template <typename DistanceTo>
-const Nic* nearest(const std::vector<Nic>& nics, DistanceTo distanceTo) {
-  const Nic* best = nullptr;
-  auto key = [&](const Nic& n) {
-    return std::make_tuple(distanceTo(n), !n.rdma, n.place.busId, n.name);
+Topology::NicChoice nearest(const std::vector<Nic>& nics, bool rdmaOnly, DistanceTo distanceTo) {
+  Topology::NicChoice best;
+  auto key = [](const Nic& n, PciDistance d) {
+    return std::make_tuple(d, !n.rdma, std::cref(n.place.busId), std::cref(n.name));
   };
   for (const Nic& n : nics) {
-    if (best == nullptr || key(n) < key(*best)) best = &n;
+    if (rdmaOnly && !n.rdma) continue;
+    PciDistance d = distanceTo(n);
+    if (best.nic == nullptr || key(n, d) < key(*best.nic, best.distance)) best = {&n, d};
   }
   return best;
 }
@@ -74,12 +81,12 @@ PciDistance pciDistance(const PciPlace& a, const PciPlace& b) {
   return PciDistance::kSystem;
 }
 
-const Nic* Topology::nearestNic(const Gpu& gpu) const {
-  return nearest(nics, [&](const Nic& n) { return pciDistance(gpu.place, n.place); });
+Topology::NicChoice Topology::nearestNic(const Gpu& gpu, bool rdmaOnly) const {
+  return nearest(nics, rdmaOnly, [&](const Nic& n) { return pciDistance(gpu.place, n.place); });
 }
 
-const Nic* Topology::nearestNicToNuma(int numa) const {
-  return nearest(nics, [&](const Nic& n) {
+Topology::NicChoice Topology::nearestNicToNuma(int numa, bool rdmaOnly) const {
+  return nearest(nics, rdmaOnly, [&](const Nic& n) {
     bool local = std::find(n.place.numa.begin(), n.place.numa.end(), numa) != n.place.numa.end();
     return local ? PciDistance::kSameNuma : PciDistance::kSystem;
   });
@@ -184,18 +191,24 @@ std::string formatCpuList(const std::vector<int>& cpus) {
 }
 
 bool parseCpuList(const std::string& text, std::vector<int>* cpus) {
-  std::istringstream in(text);
-  std::string range;
+  auto number = [](std::string_view t, int* v) {
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), *v);
+    return ec == std::errc() && end == t.data() + t.size() && *v >= 0 && *v < kMaxCpus;
+  };
   cpus->clear();
-  while (std::getline(in, range, ',')) {
-    if (range.empty() || range == "\n") continue;
+  std::string_view rest = text;
+  while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.back())))
+    rest.remove_suffix(1);
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view range = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    size_t dash = range.find('-');
     int first = 0, last = 0;
-    char dash = 0;
-    std::istringstream r(range);
-    if (!(r >> first)) return false;
+    if (!number(range.substr(0, dash), &first)) return false;
     last = first;
-    if (r >> dash && (dash != '-' || !(r >> last))) return false;
-    if (first < 0 || last < first) return false;
+    if (dash != std::string_view::npos && !number(range.substr(dash + 1), &last)) return false;
+    if (last < first) return false;
     for (int c = first; c <= last; ++c)
       cpus->push_back(c);
   }

@@ -58,9 +58,14 @@ struct Topology {
   std::vector<Gpu> gpus;
   std::vector<Nic> nics;
 
-  // nullptr when there is no NIC.
-  const Nic* nearestNic(const Gpu& gpu) const;
-  const Nic* nearestNicToNuma(int numa) const;
+  // The NIC nearest to a GPU or to a NUMA node, and how near; nic is nullptr when there is none
+  // (or, with rdmaOnly, none with an RDMA device).
+  struct NicChoice {
+    const Nic* nic = nullptr;
+    PciDistance distance = PciDistance::kSystem;
+  };
+  NicChoice nearestNic(const Gpu& gpu, bool rdmaOnly = false) const;
+  NicChoice nearestNicToNuma(int numa, bool rdmaOnly = false) const;
   // One line: "NUMA 0 of 2 (CPUs 0-1), 1 GPU (cuda0), 2 NICs (mlx4_0, eth0)".
   std::string summary() const;
   // Fills cpus, processNuma and homeNuma from a binding. CPUs the machine does not have are
