@@ -167,6 +167,14 @@ const Topology& processTopology() {
   return topology;
 }
 
+void logProcessTopology() {
+  bool wanted = logEnabled(LogLevel::kInfo, kInit) || !paramString("BRAID_TOPO_FILE").empty() ||
+                !paramString("BRAID_TOPO_DUMP_FILE").empty();
+  if (!wanted) return;
+  const Topology& t = processTopology();
+  BRAID_INFO(kInit, "topology from %s: %s", t.source.c_str(), t.summary().c_str());
+}
+
 Topology loadTopologyXml(const std::string& path, const CpuBinding& binding) {
   Topology t = readWithHwloc(path, "");
   t.placeProcess(binding);

@@ -78,6 +78,10 @@ struct Topology {
 Topology discoverTopology();
 // The result of discoverTopology(), computed once per process.
 const Topology& processTopology();
+// Logs processTopology()'s summary at INFO (subsystem INIT), once per communicator. It is only
+// read where that log is on or BRAID_TOPO_FILE/BRAID_TOPO_DUMP_FILE is set, so init pays nothing
+// for it otherwise; a BRAID_TOPO_FILE that cannot be read fails the init.
+void logProcessTopology();
 // An hwloc XML file, with the given binding. braidInvalidUsage in a build without hwloc.
 Topology loadTopologyXml(const std::string& path, const CpuBinding& binding);
 bool topologyHasHwloc();
