@@ -28,8 +28,9 @@ bool isBusId(const std::string& s) {
   return s.size() == 12 && s[4] == ':' && s[7] == ':' && s[10] == '.';
 }
 
-// The place of the PCI device nearest above `path` (a device's sysfs link); false if none.
-bool placeOf(const fs::path& path, PciPlace* p) {
+// The place of the PCI device nearest above `path` (a device's sysfs link); false if none. A
+// device whose numa_node is -1 (the firmware does not say) is local to every node, as in hwloc.
+bool placeOf(const fs::path& path, const std::vector<int>& allNuma, PciPlace* p) {
   std::error_code ec;
   fs::path real = fs::canonical(path, ec);
   if (ec) return false;
@@ -46,7 +47,7 @@ bool placeOf(const fs::path& path, PciPlace* p) {
   p->busId = chain.back();
   p->bridges.assign(chain.rbegin() + 1, chain.rend());
   int node = std::atoi(firstLine("/sys/bus/pci/devices/" + p->busId + "/numa_node").c_str());
-  if (node >= 0) p->numa.push_back(node);
+  p->numa = node >= 0 ? std::vector<int>{node} : allNuma;
   return true;
 }
 
@@ -76,13 +77,21 @@ void readNuma(Topology* t) {
   }
 }
 
+std::vector<int> numaIds(const Topology& t) {
+  std::vector<int> ids;
+  for (const NumaNode& n : t.numaNodes)
+    ids.push_back(n.id);
+  return ids;
+}
+
 void readGpus(Topology* t) {
   for (const std::string& bus : entries("/sys/bus/pci/devices")) {
     fs::path dev = "/sys/bus/pci/devices/" + bus;
     std::string cls = firstLine(dev / "class");
     bool display = cls.rfind("0x0300", 0) == 0 || cls.rfind("0x0302", 0) == 0;
     Gpu g;
-    if (!display || firstLine(dev / "vendor") != "0x10de" || !placeOf(dev, &g.place)) continue;
+    if (!display || firstLine(dev / "vendor") != "0x10de" || !placeOf(dev, numaIds(*t), &g.place))
+      continue;
     g.name = g.place.busId;
     t->gpus.push_back(std::move(g));
   }
@@ -92,7 +101,7 @@ void readNics(Topology* t) {
   std::map<std::string, Nic> byBus;
   for (const std::string& ib : entries("/sys/class/infiniband")) {
     PciPlace p;
-    if (!placeOf("/sys/class/infiniband/" + ib + "/device", &p)) continue;
+    if (!placeOf("/sys/class/infiniband/" + ib + "/device", numaIds(*t), &p)) continue;
     Nic& nic = byBus[p.busId];
     if (nic.rdma) continue;
     nic.rdma = true;
@@ -101,7 +110,7 @@ void readNics(Topology* t) {
   }
   for (const std::string& net : entries("/sys/class/net")) {
     PciPlace p;
-    if (!placeOf("/sys/class/net/" + net + "/device", &p)) continue;
+    if (!placeOf("/sys/class/net/" + net + "/device", numaIds(*t), &p)) continue;
     Nic& nic = byBus[p.busId];
     nic.netdevs.push_back(net);
     if (nic.name.empty()) nic.name = net;

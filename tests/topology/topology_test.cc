@@ -113,14 +113,14 @@ TEST(ThisMachine, SysfsReaderAgreesWithHwloc) {
     EXPECT_EQ(h.numaNodes[i].id, s.numaNodes[i].id);
     EXPECT_EQ(h.numaNodes[i].cpus, s.numaNodes[i].cpus);
   }
-  auto busIds = [](const auto& devices) {
-    std::set<std::string> ids;
+  auto places = [](const auto& devices) {
+    std::set<std::pair<std::string, std::vector<int>>> ids;
     for (const auto& d : devices)
-      ids.insert(d.place.busId);
+      ids.insert({d.place.busId, d.place.numa});
     return ids;
   };
-  EXPECT_EQ(busIds(h.nics), busIds(s.nics));
-  EXPECT_EQ(busIds(h.gpus), busIds(s.gpus));
+  EXPECT_EQ(places(h.nics), places(s.nics));
+  EXPECT_EQ(places(h.gpus), places(s.gpus));
 }
 
 TEST(HandWrittenXml, TwoNumaNodesWithPciSwitches) {
