@@ -60,8 +60,16 @@ std::string numaText(const std::vector<int>& numa) {
 
 void printTopology(const braid::Topology& t) {
   printf("topology from %s:\n  %s\n", t.source.c_str(), t.summary().c_str());
-  for (const braid::NumaNode& n : t.numaNodes) {
-    printf("  NUMA node %d: CPUs %s\n", n.id, braid::formatCpuList(n.cpus).c_str());
+  size_t count = t.numaNodes.size();
+  for (size_t i = 0; i < count; ++i) {
+    std::string distances;
+    for (size_t j = 0; j < count && t.numaDistances.size() == count * count; ++j) {
+      distances += ' ';
+      distances += std::to_string(t.numaDistances[i * count + j]);
+    }
+    printf("  NUMA node %d: CPUs %s%s%s\n", t.numaNodes[i].id,
+           braid::formatCpuList(t.numaNodes[i].cpus).c_str(),
+           distances.empty() ? "" : ", distances", distances.c_str());
   }
   printf("  this process: CPUs %s, NUMA node(s) %s\n", braid::formatCpuList(t.cpus).c_str(),
          numaText(t.processNuma).c_str());
@@ -71,8 +79,10 @@ void printTopology(const braid::Topology& t) {
   }
   for (const braid::Nic& n : t.nics) {
     std::string netdevs;
-    for (const std::string& d : n.netdevs)
-      netdevs += " " + d;
+    for (const std::string& d : n.netdevs) {
+      netdevs += ' ';
+      netdevs += d;
+    }
     printf("  NIC %s: PCI %s, NUMA %s, %s%s%s\n", n.name.c_str(), n.place.busId.c_str(),
            numaText(n.place.numa).c_str(), n.rdma ? "RDMA" : "no RDMA",
            netdevs.empty() ? "" : ", netdevs", netdevs.c_str());

@@ -111,6 +111,36 @@ void readNuma(hwloc_topology_t topo, Topology* t) {
   }
 }
 
+// The NUMA latency table, if hwloc has one (from the firmware, or the XML's distances).
+void readNumaDistances(hwloc_topology_t topo, Topology* t) {
+  unsigned count = 1;
+  hwloc_distances_s* d = nullptr;
+  if (hwloc_distances_get_by_type(topo, HWLOC_OBJ_NUMANODE, &count, &d,
+                                  HWLOC_DISTANCES_KIND_MEANS_LATENCY, 0) != 0 ||
+      count == 0) {
+    return;
+  }
+  size_t n = t->numaNodes.size();
+  std::vector<int> table(n * n, 0);
+  auto indexOf = [&](hwloc_obj_t o) {
+    for (size_t i = 0; i < n; ++i) {
+      if (t->numaNodes[i].id == static_cast<int>(o->os_index)) return i;
+    }
+    return n;
+  };
+  size_t filled = 0;
+  for (unsigned i = 0; i < d->nbobjs; ++i) {
+    for (unsigned j = 0; j < d->nbobjs; ++j) {
+      size_t a = indexOf(d->objs[i]), b = indexOf(d->objs[j]);
+      if (a == n || b == n) continue;
+      table[a * n + b] = static_cast<int>(d->values[i * d->nbobjs + j]);
+      ++filled;
+    }
+  }
+  hwloc_distances_release(topo, d);
+  if (filled == n * n) t->numaDistances = std::move(table);
+}
+
 void readGpus(hwloc_topology_t topo, Topology* t) {
   hwloc_obj_t dev = nullptr;
   while ((dev = hwloc_get_next_pcidev(topo, dev)) != nullptr) {
@@ -158,6 +188,7 @@ Topology readWithHwloc(const std::string& xmlFile, const std::string& dumpFile) 
   Topology t;
   t.source = xmlFile.empty() ? "hwloc" : "hwloc XML file " + xmlFile;
   readNuma(topo.get(), &t);
+  readNumaDistances(topo.get(), &t);
   readGpus(topo.get(), &t);
   readNics(topo.get(), &t);
   return t;

@@ -70,6 +70,14 @@ void readNuma(Topology* t) {
   }
   std::sort(t->numaNodes.begin(), t->numaNodes.end(),
             [](const NumaNode& a, const NumaNode& b) { return a.id < b.id; });
+  for (const NumaNode& node : t->numaNodes) {  // each row lists the nodes in id order
+    std::ifstream row("/sys/devices/system/node/node" + std::to_string(node.id) + "/distance");
+    for (int d = 0; row >> d;)
+      t->numaDistances.push_back(d);
+  }
+  if (t->numaDistances.size() != t->numaNodes.size() * t->numaNodes.size()) {
+    t->numaDistances.clear();
+  }
   if (t->numaNodes.empty()) {  // a kernel without NUMA support: one node holds every CPU
     NumaNode all;
     parseCpuList(firstLine("/sys/devices/system/cpu/online"), &all.cpus);

@@ -33,17 +33,22 @@ bool sharesBridge(const PciPlace& a, const PciPlace& b) {
   });
 }
 
-// The NIC with the lowest (distance, not RDMA, bus id, name): deterministic on every rank.
+// The NIC with the lowest (distance, NUMA distance, not RDMA, bus id, name): the same on every
+// rank of a host.
 template <typename DistanceTo>
 Topology::NicChoice nearest(const std::vector<Nic>& nics, bool rdmaOnly, DistanceTo distanceTo) {
   Topology::NicChoice best;
-  auto key = [](const Nic& n, PciDistance d) {
-    return std::make_tuple(d, !n.rdma, std::cref(n.place.busId), std::cref(n.name));
+  int bestNuma = 0;
+  auto key = [](const Nic& n, PciDistance d, int numa) {
+    return std::make_tuple(d, numa, !n.rdma, std::cref(n.place.busId), std::cref(n.name));
   };
   for (const Nic& n : nics) {
     if (rdmaOnly && !n.rdma) continue;
-    PciDistance d = distanceTo(n);
-    if (best.nic == nullptr || key(n, d) < key(*best.nic, best.distance)) best = {&n, d};
+    auto [d, numa] = distanceTo(n);
+    if (best.nic == nullptr || key(n, d, numa) < key(*best.nic, best.distance, bestNuma)) {
+      best = {&n, d};
+      bestNuma = numa;
+    }
   }
   return best;
 }
@@ -82,14 +87,39 @@ PciDistance pciDistance(const PciPlace& a, const PciPlace& b) {
 }
 
 Topology::NicChoice Topology::nearestNic(const Gpu& gpu, bool rdmaOnly) const {
-  return nearest(nics, rdmaOnly, [&](const Nic& n) { return pciDistance(gpu.place, n.place); });
+  return nearest(nics, rdmaOnly, [&](const Nic& n) {
+    return std::make_pair(pciDistance(gpu.place, n.place),
+                          numaDistance(gpu.place.numa, n.place.numa));
+  });
 }
 
 Topology::NicChoice Topology::nearestNicToNuma(int numa, bool rdmaOnly) const {
   return nearest(nics, rdmaOnly, [&](const Nic& n) {
     bool local = std::find(n.place.numa.begin(), n.place.numa.end(), numa) != n.place.numa.end();
-    return local ? PciDistance::kSameNuma : PciDistance::kSystem;
+    return std::make_pair(local ? PciDistance::kSameNuma : PciDistance::kSystem,
+                          numaDistance({numa}, n.place.numa));
   });
+}
+
+int Topology::numaDistance(const std::vector<int>& a, const std::vector<int>& b) const {
+  size_t n = numaNodes.size();
+  if (numaDistances.size() != n * n) return 0;
+  auto indexOf = [&](int id) {
+    for (size_t i = 0; i < n; ++i) {
+      if (numaNodes[i].id == id) return i;
+    }
+    return n;
+  };
+  int best = 0;
+  for (int x : a) {
+    for (int y : b) {
+      size_t i = indexOf(x), j = indexOf(y);
+      if (i == n || j == n) continue;
+      int d = numaDistances[i * n + j];
+      if (best == 0 || d < best) best = d;
+    }
+  }
+  return best;
 }
 
 std::string Topology::summary() const {

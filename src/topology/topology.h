@@ -4,7 +4,8 @@
 // /sys and sched_getaffinity give. The rest of Braid sees only these plain structures, never
 // hwloc, and chooses NICs from them: nearestNic() ranks candidates by PCI distance
 // (same PCI switch < same host bridge < same NUMA node < across the system), then prefers an RDMA
-// device, then the lower PCI bus id, so every rank of a host picks the same way.
+// device, then the lower PCI bus id, so every rank of a host picks the same way. Between NUMA
+// nodes, the NUMA distance table (where the firmware gives one) ranks the candidates first.
 #pragma once
 
 #include <string>
@@ -52,6 +53,9 @@ struct CpuBinding {
 struct Topology {
   std::string source;  // "hwloc", "hwloc XML file ...", "/sys (built without hwloc)"
   std::vector<NumaNode> numaNodes;
+  // Relative latency between NUMA nodes (10 = local), numaNodes.size() squared in their order;
+  // empty when unknown.
+  std::vector<int> numaDistances;
   std::vector<int> cpus;         // this process's CPU set, within the machine's
   std::vector<int> processNuma;  // the NUMA nodes those CPUs belong to
   int homeNuma = -1;             // of those, the one the process runs on now (else the first)
@@ -66,6 +70,8 @@ struct Topology {
   };
   NicChoice nearestNic(const Gpu& gpu, bool rdmaOnly = false) const;
   NicChoice nearestNicToNuma(int numa, bool rdmaOnly = false) const;
+  // The smallest NUMA distance between a node of `a` and a node of `b` (0 when unknown).
+  int numaDistance(const std::vector<int>& a, const std::vector<int>& b) const;
   // One line: "NUMA 0 of 2 (CPUs 0-1), 1 GPU (cuda0), 2 NICs (mlx4_0, eth0)".
   std::string summary() const;
   // Fills cpus, processNuma and homeNuma from a binding. CPUs the machine does not have are

@@ -119,6 +119,9 @@ TEST(ThisMachine, SysfsReaderAgreesWithHwloc) {
       ids.insert({d.place.busId, d.place.numa});
     return ids;
   };
+  if (h.numaNodes.size() > 1) {  // hwloc keeps no table for a single node
+    EXPECT_EQ(h.numaDistances, s.numaDistances);
+  }
   EXPECT_EQ(places(h.nics), places(s.nics));
   EXPECT_EQ(places(h.gpus), places(s.gpus));
 }
@@ -175,11 +178,28 @@ TEST(HandWrittenXml, SubNumaClustersShareTheirPackagesIo) {
   EXPECT_EQ(foreign.homeNuma, 0);
 }
 
+TEST(HandWrittenXml, NumaDistancesRankNicsOnOtherNodes) {
+  SKIP_WITHOUT_HWLOC();
+  Topology t = load("four-numa-distances.xml");
+  ASSERT_EQ(t.numaNodes.size(), 4u);
+  EXPECT_EQ(t.numaDistances,
+            (std::vector<int>{10, 12, 32, 32, 12, 10, 32, 32, 32, 32, 10, 12, 32, 32, 12, 10}));
+  EXPECT_EQ(t.numaDistance({3}, {0, 2}), 12);
+  // mlx5_0 has the lower bus id, but mlx5_1's NUMA node is nearer to cuda0's.
+  EXPECT_EQ(describe(t.nearestNic(gpu(t, "cuda0"))), "mlx5_1 (across NUMA nodes)");
+  EXPECT_EQ(describe(t.nearestNicToNuma(3)), "mlx5_1 (across NUMA nodes)");
+  EXPECT_EQ(describe(t.nearestNicToNuma(1)), "mlx5_0 (across NUMA nodes)");
+  // Without the table the lower bus id decides.
+  t.numaDistances.clear();
+  EXPECT_EQ(describe(t.nearestNic(gpu(t, "cuda0"))), "mlx5_0 (across NUMA nodes)");
+}
+
 TEST(HwlocXml, TwoSocketsWithInfinibandOnNumaZero) {
   SKIP_WITHOUT_HWLOC();
   Topology t = load("24em64t-2n6c2t-pci.xml", {{3, 12}, 3});
   ASSERT_EQ(t.numaNodes.size(), 2u);
   EXPECT_EQ(formatCpuList(t.numaNodes[0].cpus), "0,2,4,6,8,10,12,14,16,18,20,22");
+  EXPECT_EQ(t.numaDistances, (std::vector<int>{10, 20, 20, 10}));
   EXPECT_EQ(t.processNuma, (std::vector<int>{0, 1}));
   EXPECT_EQ(t.homeNuma, 1);
   EXPECT_EQ(nicNames(t), (std::vector<std::string>{"eth0", "eth1", "mlx4_0"}));
