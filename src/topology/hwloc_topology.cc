@@ -42,8 +42,9 @@ class HwlocTopology {
            ": hwloc cannot read it: ", errnoText("open", errno));
     }
     if (hwloc_topology_load(topo_) != 0) {
-      fail(braidInvalidUsage, "hwloc could not load the topology", xmlFile.empty() ? "" : " from ",
-           xmlFile, ": ", errnoText("load", errno));
+      fail(xmlFile.empty() ? braidSystemError : braidInvalidUsage,
+           "hwloc could not load the topology", xmlFile.empty() ? "" : " from ", xmlFile, ": ",
+           errnoText("load", errno));
     }
   }
   void dump(const std::string& file) const {
