@@ -25,12 +25,26 @@ constexpr unsigned kVendorNvidia = 0x10de;
 constexpr unsigned kClassVga = 0x0300;
 constexpr unsigned kClass3d = 0x0302;
 
+// hwloc components Braid keeps out of discovery. "pci" (libpciaccess) only adds vendor and device
+// names, which Braid does not use, and leaks its name database (the sanitizer builds see it):
+// hwloc's linux component reads the PCI tree from /sys by itself. "gl" asks X servers about
+// displays and "opencl" loads an OpenCL runtime; neither finds anything Braid places by.
+constexpr const char* kSkippedComponents[] = {"pci", "gl", "opencl"};
+
 // Owns an hwloc topology.
 class HwlocTopology {
  public:
   HwlocTopology() {
     if (hwloc_topology_init(&topo_) != 0) fail(braidSystemError, errnoText("hwloc init", errno));
     hwloc_topology_set_io_types_filter(topo_, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
+    for (const char* c : kSkippedComponents) {
+      // EINVAL: this hwloc has no such component (its plugins are not installed), nothing to skip.
+      if (hwloc_topology_set_components(topo_, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, c) != 0 &&
+          errno != EINVAL) {
+        hwloc_topology_destroy(topo_);
+        fail(braidSystemError, errnoText("hwloc_topology_set_components", errno), " (", c, ")");
+      }
+    }
   }
   ~HwlocTopology() { hwloc_topology_destroy(topo_); }
   HwlocTopology(const HwlocTopology&) = delete;
