@@ -11,6 +11,7 @@
 #if BRAID_HAVE_HWLOC
 
 #include <hwloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -61,9 +62,15 @@ class HwlocTopology {
            errnoText("load", errno));
     }
   }
+  // Every rank of a host may dump at once: each writes its own file and renames it into place,
+  // so the file is always one whole copy.
   void dump(const std::string& file) const {
-    if (hwloc_topology_export_xml(topo_, file.c_str(), 0) != 0) {
-      fail(braidSystemError, "BRAID_TOPO_DUMP_FILE=", file, ": ", errnoText("export", errno));
+    std::string mine = file + ".tmp." + std::to_string(getpid());
+    if (hwloc_topology_export_xml(topo_, mine.c_str(), 0) != 0 ||
+        std::rename(mine.c_str(), file.c_str()) != 0) {
+      int err = errno;
+      std::remove(mine.c_str());
+      fail(braidSystemError, "BRAID_TOPO_DUMP_FILE=", file, ": ", errnoText("export", err));
     }
   }
   hwloc_topology_t get() const { return topo_; }
