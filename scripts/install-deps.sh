@@ -2,7 +2,7 @@
 # Installs what building and testing Braid needs on Debian/Ubuntu (run as root, or with sudo).
 set -euo pipefail
 pkgs=(cmake ninja-build g++ pkg-config libgtest-dev libbenchmark-dev clang-format openmpi-bin
-      libopenmpi-dev iproute2)
+      libopenmpi-dev iproute2 libhwloc-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -13,6 +13,8 @@
 #include "core/params.h"
 #include "reduce/reduce.h"
 #include "topology/host_identity.h"
+#include "topology/ring_order.h"
+#include "topology/topology.h"
 #include "transport/shm_connection.h"
 #include "transport/tcp_connection.h"
 
@@ -123,6 +125,21 @@ Comm::Comm(CommSettings settings, std::unique_ptr<Bootstrap> bootstrap, int cuda
   mine.pid = getpid();
   mine.allowsShm = !settings_.shmDisabled && settings_.transport != "tcp";
   bootstrap_->allgather(peers_.data(), sizeof(PeerInfo));
+  setRingOrder();
+  logProcessTopology();
+}
+
+void Comm::setRingOrder() {
+  std::vector<uint64_t> hosts;
+  for (const PeerInfo& p : peers_)
+    hosts.push_back(p.host);
+  ringOrder_ = hostContiguousRingOrder(hosts);
+  ringPosition_.resize(ringOrder_.size());
+  for (size_t i = 0; i < ringOrder_.size(); ++i)
+    ringPosition_[static_cast<size_t>(ringOrder_[i])] = static_cast<int>(i);
+  bool regrouped = !std::is_sorted(ringOrder_.begin(), ringOrder_.end());
+  BRAID_INFO(kInit, "ring: rank %d: prev rank %d, next rank %d (%s)", rank(), prev(), next(),
+             regrouped ? "ranks regrouped so each host's are contiguous" : "rank order");
 }
 
 std::pair<const char*, std::string> Comm::chooseTransport(int peer) const {

@@ -79,8 +79,13 @@ class Comm {
   int cudaDevice() const { return cudaDevice_; }
   const CommSettings& settings() const { return settings_; }
   Bootstrap& bootstrap() { return *bootstrap_; }
-  int next() const { return (rank() + 1) % nranks(); }
-  int prev() const { return (rank() + nranks() - 1) % nranks(); }
+  // Ring neighbours follow the ring order (each host's ranks contiguous, see ring_order.h), which
+  // is rank order unless the launcher interleaved hosts.
+  int next() const { return ringRank(ringPosition(rank()) + 1); }
+  int prev() const { return ringRank(ringPosition(rank()) + nranks() - 1); }
+  // Where `rank` stands in the ring, and who stands at `position` (taken modulo nranks()).
+  int ringPosition(int rank) const { return ringPosition_[static_cast<size_t>(rank)]; }
+  int ringRank(int position) const { return ringOrder_[static_cast<size_t>(position % nranks())]; }
 
   // The connection to `peer`, opened on first use (the lower rank connects).
   Connection& connection(int peer);
@@ -143,6 +148,8 @@ class Comm {
                                                   const std::atomic<bool>* abort);
 
  private:
+  // Orders the ring from the allgathered host identities.
+  void setRingOrder();
   // The transport for peer and why, e.g. {"shm", "same host"}.
   std::pair<const char*, std::string> chooseTransport(int peer) const;
   bool progressAll();
@@ -160,6 +167,8 @@ class Comm {
   std::unique_ptr<Bootstrap> bootstrap_;
   int cudaDevice_;
   std::vector<PeerInfo> peers_;
+  std::vector<int> ringOrder_;                            // ranks in ring order
+  std::vector<int> ringPosition_;                         // by rank: its index in ringOrder_
   std::vector<std::unique_ptr<Connection>> connections_;  // by peer rank
   std::vector<Connection*> open_;                         // the non-null ones
   // The collective's header exchange: sent to the next rank, expected from headerFrom_ (-1: none

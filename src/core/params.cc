@@ -36,6 +36,10 @@ constexpr ParamSpec kParams[] = {
     {"BRAID_HOSTID", "",
      "this rank's host identity (default: host name + boot id); ranks with different values "
      "never share memory"},
+    {"BRAID_TOPO_FILE", "",
+     "hwloc XML file to use as this machine's topology instead of discovering it (needs hwloc)"},
+    {"BRAID_TOPO_DUMP_FILE", "",
+     "write the topology hwloc sees (or loaded from BRAID_TOPO_FILE) to this XML file"},
 };
 
 const ParamSpec& find(std::string_view name) {
