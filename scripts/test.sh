@@ -2,7 +2,7 @@
 # The README's test command: installs what it needs, builds, and runs the whole suite with ctest.
 #   scripts/test.sh           Release build in build/
 #   scripts/test.sh --asan    AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/
-# ctest labels: quick, slow, fault (ctest -L quick runs the fast ones only).
+# ctest labels: quick, slow, fault, rdma (ctest -L quick runs the fast ones only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

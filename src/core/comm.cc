@@ -78,6 +78,7 @@ CommSettings CommSettings::fromEnvironment(const braidConfig_t* config) {
   s.algo = paramString("BRAID_ALGO");
   std::string transport = paramString("BRAID_TRANSPORT");
   s.shmDisabled = paramInt("BRAID_SHM_DISABLE") != 0;
+  s.ibDisabled = paramInt("BRAID_IB_DISABLE") != 0;
   if (config != nullptr) {
     if (config->magic != BRAID_CONFIG_MAGIC || config->size < sizeof(size_t) * 2) {
       fail(braidInvalidArgument,
@@ -99,9 +100,8 @@ CommSettings CommSettings::fromEnvironment(const braidConfig_t* config) {
     if (config->transport != nullptr) transport = config->transport;
     if (config->commName != nullptr) s.name = config->commName;
   }
-  if (!transport.empty() && transport != "tcp" && transport != "shm") {
-    fail(braidInvalidArgument, "transport '", transport,
-         "' is not available in this build (available: tcp, shm)");
+  if (!transport.empty() && transport != "tcp" && transport != "shm" && transport != "ib") {
+    fail(braidInvalidArgument, "transport '", transport, "' is unknown (tcp, shm, ib)");
   }
   s.transport = transport;
   return s;
@@ -123,7 +123,11 @@ Comm::Comm(CommSettings settings, std::unique_ptr<Bootstrap> bootstrap, int cuda
   PeerInfo& mine = peers_[static_cast<size_t>(rank())];
   mine.host = hostIdentityHash();
   mine.pid = getpid();
-  mine.allowsShm = !settings_.shmDisabled && settings_.transport != "tcp";
+  mine.allowsShm =
+      !settings_.shmDisabled && settings_.transport != "tcp" && settings_.transport != "ib";
+  probeIbPort();
+  mine.ibFabric = ib_.fabric;
+  mine.forcesIb = settings_.transport == "ib";
   bootstrap_->allgather(peers_.data(), sizeof(PeerInfo));
   setRingOrder();
   logProcessTopology();
@@ -142,16 +146,56 @@ void Comm::setRingOrder() {
              regrouped ? "ranks regrouped so each host's are contiguous" : "rank order");
 }
 
+void Comm::probeIbPort() {
+  if (nranks() == 1) {
+    ib_.description = "no peers";
+  } else if (settings_.ibDisabled) {
+    ib_.description = "BRAID_IB_DISABLE=1";
+  } else if (settings_.transport == "tcp" || settings_.transport == "shm") {
+    ib_.description = "BRAID_TRANSPORT=" + settings_.transport;
+  } else {
+    ib_ = probeIb();
+  }
+  BRAID_INFO(kInit, "ib: %s%s", ib_.port ? "" : "unavailable: ", ib_.description.c_str());
+}
+
+bool Comm::ibPossible(int peer, std::string* why) const {
+  const PeerInfo& them = peers_[static_cast<size_t>(peer)];
+  if (!ib_.port) {
+    *why = "no verbs port here (" + ib_.description + ")";
+  } else if (them.ibFabric == IbFabric::kNone) {
+    *why = "rank " + std::to_string(peer) + " has no verbs port, or does not use ib";
+  } else if (them.ibFabric != ib_.fabric) {
+    *why = std::string("fabrics differ (") + ibFabricName(ib_.fabric) + " here, " +
+           ibFabricName(them.ibFabric) + " on rank " + std::to_string(peer) + ")";
+  } else {
+    return true;
+  }
+  return false;
+}
+
 std::pair<const char*, std::string> Comm::chooseTransport(int peer) const {
   const PeerInfo& me = peers_[static_cast<size_t>(rank())];
   const PeerInfo& them = peers_[static_cast<size_t>(peer)];
+  std::string noIb;
+  bool ib = ibPossible(peer, &noIb);
   if (me.host != them.host) {
     if (settings_.transport == "shm") {
       fail(braidInvalidUsage, "BRAID_TRANSPORT=shm, but rank ", peer, " is on another host");
     }
-    return {"tcp", "another host"};
+    if (ib) return {"ib", "another host"};
+    if (settings_.transport == "ib") {
+      fail(braidInvalidUsage, "BRAID_TRANSPORT=ib, but ib cannot reach rank ", peer, ": ", noIb);
+    }
+    return {"tcp", "another host; no ib: " + noIb};
   }
   if (me.allowsShm && them.allowsShm) return {"shm", "same host"};
+  if (me.forcesIb || them.forcesIb) {
+    if (ib) return {"ib", "same host, BRAID_TRANSPORT=ib"};
+    if (settings_.transport == "ib") {
+      fail(braidInvalidUsage, "BRAID_TRANSPORT=ib, but ib cannot reach rank ", peer, ": ", noIb);
+    }
+  }
   if (settings_.transport == "shm") {
     fail(braidInvalidUsage, "BRAID_TRANSPORT=shm, but rank ", peer,
          " disabled shared memory (BRAID_SHM_DISABLE or BRAID_TRANSPORT=tcp there)");
@@ -174,13 +218,18 @@ Connection& Comm::connection(int peer) {
   Deadline d = deadline();
   auto [transport, reason] = chooseTransport(peer);
   bool shm = std::strcmp(transport, "shm") == 0;
-  int streams = shm ? 1 : settings_.nstreams;
+  bool ib = std::strcmp(transport, "ib") == 0;
+  int streams = shm || ib ? 1 : settings_.nstreams;
   std::vector<Fd> fds =
       rank() < peer ? bootstrap_->connectData(peer, streams, d) : bootstrap_->acceptData(peer, d);
   size_t slotBytes = settings_.chunkBytes;
   if (shm) {
     slot = std::make_unique<ShmConnection>(peer, std::move(fds[0]), slotBytes, settings_.nslots, d);
     BRAID_INFO(kNet, "rank %d -> rank %d: shm (%s)", rank(), peer, reason.c_str());
+  } else if (ib) {
+    slot = makeIbConnection(peer, ib_.port, std::move(fds[0]), slotBytes, settings_.nslots, d);
+    BRAID_INFO(kNet, "rank %d -> rank %d: ib via %s (%s)", rank(), peer, ib_.description.c_str(),
+               reason.c_str());
   } else {
     slot = std::make_unique<TcpConnection>(peer, std::move(fds), slotBytes, settings_.nslots);
     BRAID_INFO(kNet, "rank %d -> rank %d: tcp over %s, %d streams (%s)", rank(), peer,
@@ -304,6 +353,8 @@ void Comm::waitAllDone() {
     };
     wait(done, c->peer(), "waiting for transfers with");
   }
+  for (Connection* c : open_)
+    c->operationDone();
 }
 
 void Comm::markFailed(const Error& e) {

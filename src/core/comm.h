@@ -24,6 +24,7 @@
 #include "collectives/braid.h"
 #include "core/error.h"
 #include "transport/connection.h"
+#include "transport/ib/ib_transport.h"
 
 namespace braid {
 
@@ -55,8 +56,9 @@ struct OpHeader {
 
 struct CommSettings {
   int64_t timeoutMs = 0;
-  std::string transport;  // "", "tcp" or "shm"
+  std::string transport;  // "", "tcp", "shm" or "ib"
   bool shmDisabled = false;
+  bool ibDisabled = false;
   size_t chunkBytes = 0;
   int nslots = 0;
   int nstreams = 0;
@@ -140,7 +142,9 @@ class Comm {
   struct PeerInfo {
     uint64_t host;  // hostIdentityHash()
     int32_t pid;
-    int32_t allowsShm;  // neither BRAID_SHM_DISABLE nor BRAID_TRANSPORT=tcp
+    int32_t allowsShm;  // neither BRAID_SHM_DISABLE nor BRAID_TRANSPORT=tcp or ib
+    IbFabric ibFabric;  // the fabric of its verbs port; kNone: no port, or ib not wanted
+    int32_t forcesIb;   // BRAID_TRANSPORT=ib: ib even to peers on its own host
   };
 
   // Builds a bootstrap for a communicator with these settings (shared by init and split).
@@ -152,6 +156,10 @@ class Comm {
   void setRingOrder();
   // The transport for peer and why, e.g. {"shm", "same host"}.
   std::pair<const char*, std::string> chooseTransport(int peer) const;
+  // Whether ib can carry traffic to peer; if not, *why says so.
+  bool ibPossible(int peer, std::string* why) const;
+  // Opens this rank's verbs port unless ib is disabled or another transport is forced.
+  void probeIbPort();
   bool progressAll();
   void sleepInPoll(const Deadline& d);
   // Consumes and checks the previous rank's header once it has arrived; false until then.
@@ -169,6 +177,7 @@ class Comm {
   std::vector<PeerInfo> peers_;
   std::vector<int> ringOrder_;                            // ranks in ring order
   std::vector<int> ringPosition_;                         // by rank: its index in ringOrder_
+  IbProbe ib_;
   std::vector<std::unique_ptr<Connection>> connections_;  // by peer rank
   std::vector<Connection*> open_;                         // the non-null ones
   // The collective's header exchange: sent to the next rank, expected from headerFrom_ (-1: none

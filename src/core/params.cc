@@ -31,8 +31,19 @@ constexpr ParamSpec kParams[] = {
     {"BRAID_ALGO", "",
      "force algorithms, rules joined by ;: name, coll=name or coll:lo-hi=name,lo-hi=name (bytes, "
      "K/M/G, hi may be inf); see Choosing algorithms"},
-    {"BRAID_TRANSPORT", "", "force the transport for every peer: tcp or shm (shm: same host only)"},
+    {"BRAID_TRANSPORT", "",
+     "force the transport for every peer: tcp, shm (same host only) or ib (a verbs port on both "
+     "sides)"},
     {"BRAID_SHM_DISABLE", "0", "1: never use shared memory; peers on the same host use tcp"},
+    {"BRAID_IB_DISABLE", "0", "1: never use verbs (InfiniBand/RoCE); peers on other hosts use tcp"},
+    {"BRAID_IB_HCA", "",
+     "verbs devices to use: prefix list with optional ports (mlx5_0:1,mlx5_1), ^ excludes, = "
+     "exact; default: the first active port"},
+    {"BRAID_IB_GID_INDEX", "-1",
+     "RoCE GID index to use; -1 scans the GID table for RoCE v2 with an IPv4-mapped address"},
+    {"BRAID_IB_TIMEOUT", "18",
+     "verbs ACK timeout exponent: 4.096 us x 2^N before a packet is retransmitted (1-31)"},
+    {"BRAID_IB_RETRY_CNT", "7", "verbs retransmissions before a queue pair fails (0-7)"},
     {"BRAID_HOSTID", "",
      "this rank's host identity (default: host name + boot id); ranks with different values "
      "never share memory"},

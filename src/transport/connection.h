@@ -61,6 +61,10 @@ class Connection {
   virtual bool prepareToSleep(std::vector<pollfd>* fds) = 0;
   // Stops all traffic now (the communicator failed): the peer sees the connection close.
   virtual void shutdown() = 0;
+  // The operation is complete on this rank (every send done, every receive consumed): caller
+  // memory it was handed may be freed or reused from now on, so nothing derived from its address
+  // may be kept (the ib transport's registrations).
+  virtual void operationDone() {}
 
  private:
   int peer_;

@@ -23,7 +23,8 @@ check "BRAID_DEBUG=NONE is silent" "[[ ! -s $dir/quiet ]]"
 BRAID_DEBUG=INFO "$braidrun" -n 4 --timeout 60 "$(dirname "$0")/../collectives/as_two_hosts.sh" \
   "$example" 2>"$dir/hosts" >/dev/null
 check "two hosts: shm inside a host" "grep -q 'rank 0 -> rank 1: shm (same host)' $dir/hosts"
-check "two hosts: tcp across hosts" "grep -q 'rank 1 -> rank 2: tcp over lo, 2 streams (another host)' $dir/hosts"
+check "two hosts: tcp across hosts, saying why not ib" \
+  "grep -q 'rank 1 -> rank 2: tcp over lo, 2 streams (another host; no ib: ' $dir/hosts"
 HOSTS_INTERLEAVED=1 BRAID_DEBUG=INFO "$braidrun" -n 4 --timeout 60 \
   "$(dirname "$0")/../collectives/as_two_hosts.sh" "$example" 2>"$dir/interleaved" >/dev/null
 # Ranks 0,2 on one host, 1,3 on the other: the ring is 0 2 1 3, so each rank has one neighbour on

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <initializer_list>
@@ -228,8 +229,13 @@ class Launch {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-    std::string path = BRAID_FAULT_WORKER;
+    // BRAID_FAULT_WRAPPER (the rdma suite's as_rdma_hosts.sh) starts the worker instead, to give
+    // each rank its own host identity and verbs device.
+    std::string worker = BRAID_FAULT_WORKER;
+    const char* wrapper = std::getenv("BRAID_FAULT_WRAPPER");
+    std::string path = wrapper != nullptr ? wrapper : worker;
     std::vector<char*> argv = {path.data(), const_cast<char*>(scenario.c_str()), nullptr};
+    if (wrapper != nullptr) argv.insert(argv.begin() + 1, worker.data());
     std::vector<char*> envp;
     for (const std::string& e : env)
       envp.push_back(const_cast<char*>(e.c_str()));

@@ -5,8 +5,9 @@
 // and exits 0 when it saw what the scenario expects of its rank, 1 otherwise.
 //
 // Scenarios:
-//   kill        every rank loops on 32 MiB float allreduces; rank 2 SIGKILLs itself after 500 ms;
-//               the others expect braidRemoteError.
+//   kill        every rank loops on 32 MiB float allreduces; rank 2 SIGKILLs itself after 500 ms
+//               (BRAID_FAULT_KILL_MS: later on slow emulated links, so that it dies mid-transfer
+//               rather than before it connected); the others expect braidRemoteError.
 //   mismatch    rank 1 calls braidBroadcast, the others braidAllReduce (count 1000); every rank
 //               expects braidInvalidUsage naming both calls.
 //   silent      rank 2 joins and sleeps 6 s; the others' allreduce expects braidTimeout within
@@ -102,8 +103,9 @@ int main(int argc, char** argv) {
   bool ok = false;
   if (scenario == "kill") {
     if (rank == 2) {
-      std::thread([] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      int killMs = envInt("BRAID_FAULT_KILL_MS");
+      std::thread([killMs] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(killMs > 0 ? killMs : 500));
         kill(getpid(), SIGKILL);
       }).detach();
     }
