@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/params.h"
 #include "topology/topology.h"
+#include "transport/ib/ib_transport.h"
 #include "transport/socket.h"
 
 namespace {
@@ -39,7 +40,8 @@ bool cudaDriverLoads() {
 void printFeatures() {
   printf("build features:\n");
   printf("  hwloc topology: %s\n", yesNo(braid::topologyHasHwloc()));
-  printf("  transports: tcp, shm; verbs (InfiniBand/RoCE): no; CUDA peer-to-peer: no\n");
+  printf("  transports: tcp, shm; verbs (InfiniBand/RoCE): %s; CUDA peer-to-peer: no\n",
+         yesNo(BRAID_INFO_HAVE_IBVERBS));
   printf("  MPI bootstrap (libbraid_mpi): %s\n", yesNo(BRAID_INFO_HAVE_MPI));
   printf("  CUDA device buffers: %s (driver libcuda.so.1 loaded at run time)\n",
          yesNo(cudaDriverLoads()));
@@ -102,7 +104,20 @@ void printTransports(const std::string& ifname) {
   printf("transport per peer:\n");
   printf("  same host: %s\n",
          shm ? "shm" : (tcp + " (shared memory disabled: BRAID_SHM_DISABLE/TRANSPORT)").c_str());
-  printf("  other host: %s\n", s.transport == "shm" ? "error (BRAID_TRANSPORT=shm)" : tcp.c_str());
+  // A peer on another host gets ib when both ends have a port on the same fabric: from here, when
+  // this end has one (and ib is not turned off).
+  std::string other = tcp;
+  if (s.transport == "shm") {
+    other = "error (BRAID_TRANSPORT=shm)";
+  } else if (s.ibDisabled || s.transport == "tcp") {
+    other += " (ib turned off: BRAID_IB_DISABLE/TRANSPORT)";
+  } else {
+    braid::IbProbe ib = braid::probeIb();
+    other = ib.port ? "ib over " + ib.description + ", when the peer has a " +
+                          braid::ibFabricName(ib.fabric) + " port too; else " + tcp
+                    : tcp + " (no ib: " + ib.description + ")";
+  }
+  printf("  other host: %s\n", other.c_str());
 }
 
 int printSummary() {
