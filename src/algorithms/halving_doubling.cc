@@ -11,8 +11,11 @@
 // (reduce-scatter). For reduce-scatter virtual rank v below q owns the blocks of real ranks 2v
 // and 2v+1, which are adjacent in the buffer, so the halving splits virtual blocks as it would
 // real ones.
-// Each exchange posts its receive (into caller or scratch memory, never a slot) before its send
-// and waits for both, so no bounded FIFO can deadlock it.
+// Halving steps are fused and pipelined: the partner's half arrives chunk by chunk in staging
+// slots and each chunk is combined with the local data straight from its slot as it lands, while
+// this rank's half streams out from its own memory. Each rank consumes its slots without waiting
+// for anything of its own to leave first, so the bounded FIFOs cannot deadlock; the doubling
+// steps receive straight into the output.
 #include <cstring>
 #include <vector>
 
@@ -41,12 +44,17 @@ class HalvingDoubling {
  public:
   // edge[v] .. edge[v+1]: the elements of virtual block v (p + 1 entries).
   HalvingDoubling(Comm& comm, const CollArgs& a, const Fold& fold, std::vector<size_t> edge)
-      : comm_(comm), a_(a), fold_(fold), edge_(std::move(edge)), es_(a.typeSize) {}
+      : comm_(comm),
+        a_(a),
+        fold_(fold),
+        edge_(std::move(edge)),
+        es_(a.typeSize),
+        chunkElems_(std::max<size_t>(1, comm.settings().chunkBytes / a.typeSize)) {}
 
   // Halving: src holds this rank's input (whole buffer), work receives the combined values; at
   // the end work holds this virtual rank's block, reduced over every rank (divided for avg).
   // src may be work. The block is [edge[me], edge[me+1]) of work.
-  void reduceScatter(const char* src, char* work, char* incoming, int me) {
+  void reduceScatter(const char* src, char* work, int me) {
     int lo = 0, hi = fold_.p;
     int divideBy = a_.op == braidAvg ? comm_.nranks() : 1;
     for (int mask = fold_.p / 2; mask >= 1; mask /= 2) {
@@ -58,9 +66,8 @@ class HalvingDoubling {
       size_t keepCount = edge_[static_cast<size_t>(keepHi)] - keep;
       size_t send = edge_[static_cast<size_t>(sendLo)];
       size_t sendCount = edge_[static_cast<size_t>(sendHi)] - send;
-      exchange(fold_.realRank(me ^ mask), src + send * es_, sendCount, incoming, keepCount);
-      reduce(work + keep * es_, src + keep * es_, incoming, keepCount, a_.type, a_.op,
-             mask == 1 ? divideBy : 1);
+      exchangeReduce(fold_.realRank(me ^ mask), src + send * es_, sendCount, work + keep * es_,
+                     src + keep * es_, keepCount, mask == 1 ? divideBy : 1);
       src = work;
       lo = keepLo;
       hi = keepHi;
@@ -95,16 +102,37 @@ class HalvingDoubling {
     if (recvCount > 0) c.recvDone();
   }
 
-  // Transfers between a folded pair, one way.
+  // Sends sendCount elements to peer while receiving count from it (the mirror image), chunk by
+  // chunk: dst = local (op) incoming, each chunk combined from its slot as it lands. dst may be
+  // local. The sent data must stay untouched until the next step, so this waits for it to leave.
+  void exchangeReduce(int peer, const char* send, size_t sendCount, char* dst, const char* local,
+                      size_t count, int divideBy) {
+    Connection& c = comm_.connection(peer);
+    forEachChunk(0, count, chunkElems_, [&](size_t, size_t k) { c.postRecvSlot(k * es_); });
+    forEachChunk(0, sendCount, chunkElems_,
+                 [&](size_t o, size_t k) { c.postSend(send + o * es_, k * es_); });
+    forEachChunk(0, count, chunkElems_, [&](size_t o, size_t k) {
+      comm_.wait([&] { return c.recvReady(); }, peer, "waiting for data from");
+      reduce(dst + o * es_, local + o * es_, c.recvData(), k, a_.type, a_.op, divideBy);
+      c.recvDone();
+    });
+    comm_.wait([&] { return c.sendsDone(); }, peer, "waiting to finish sending to");
+  }
+
+  // Transfers between a folded pair, one way, in chunks as exchangeReduce receives them.
   void sendTo(int peer, const char* data, size_t count) {
-    if (count > 0) comm_.connection(peer).postSend(data, count * es_);
+    Connection& c = comm_.connection(peer);
+    forEachChunk(0, count, chunkElems_,
+                 [&](size_t o, size_t k) { c.postSend(data + o * es_, k * es_); });
   }
   void receiveFrom(int peer, char* data, size_t count) {
-    if (count == 0) return;
     Connection& c = comm_.connection(peer);
-    c.postRecv(data, count * es_);
-    comm_.wait([&] { return c.recvReady(); }, peer, "waiting for data from");
-    c.recvDone();
+    forEachChunk(0, count, chunkElems_,
+                 [&](size_t o, size_t k) { c.postRecv(data + o * es_, k * es_); });
+    forEachChunk(0, count, chunkElems_, [&](size_t, size_t) {
+      comm_.wait([&] { return c.recvReady(); }, peer, "waiting for data from");
+      c.recvDone();
+    });
   }
 
  private:
@@ -113,6 +141,7 @@ class HalvingDoubling {
   const Fold& fold_;
   std::vector<size_t> edge_;
   size_t es_;
+  size_t chunkElems_;
 };
 
 }  // namespace
@@ -137,15 +166,13 @@ void halvingDoublingAllReduce(Comm& comm, const CollArgs& a) {
     hd.receiveFrom(r + 1, out, a.count);  // the result, after the input has left
     return;
   }
-  char* incoming = comm.scratch(a.count * a.typeSize);
   const char* src = in;
   if (r < 2 * fold.q) {
-    hd.receiveFrom(r - 1, incoming, a.count);
-    reduce(out, in, incoming, a.count, a.type, a.op, 1);  // p >= 2 halving steps follow
+    hd.exchangeReduce(r - 1, nullptr, 0, out, in, a.count, 1);  // p >= 2 halving steps follow
     src = out;
   }
   int me = fold.virtualRank(r);
-  hd.reduceScatter(src, out, incoming, me);
+  hd.reduceScatter(src, out, me);
   hd.allgather(out, me);
   if (r < 2 * fold.q) hd.sendTo(r - 1, out, a.count);
 }
@@ -173,16 +200,14 @@ void halvingReduceScatter(Comm& comm, const CollArgs& a) {
     hd.receiveFrom(r + 1, out, a.count);
     return;
   }
-  char* work = comm.scratch(2 * total * es);
-  char* incoming = work + total * es;
+  char* work = comm.scratch(total * es);
   const char* src = in;
   if (r < 2 * fold.q) {
-    hd.receiveFrom(r - 1, incoming, total);
-    reduce(work, in, incoming, total, a.type, a.op, 1);  // p >= 2 halving steps follow
+    hd.exchangeReduce(r - 1, nullptr, 0, work, in, total, 1);  // p >= 2 halving steps follow
     src = work;
   }
   int me = fold.virtualRank(r);
-  hd.reduceScatter(src, work, incoming, me);
+  hd.reduceScatter(src, work, me);
   const char* mine = work + static_cast<size_t>(r) * a.count * es;
   if (r < 2 * fold.q) hd.sendTo(r - 1, mine - a.count * es, a.count);
   // out may overlap the input (in place), never the scratch.
