@@ -5,9 +5,10 @@
 // and exits 0 when it saw what the scenario expects of its rank, 1 otherwise.
 //
 // Scenarios:
-//   kill        every rank loops on 32 MiB float allreduces; rank 2 SIGKILLs itself after 500 ms
-//               (BRAID_FAULT_KILL_MS: later on slow emulated links, so that it dies mid-transfer
-//               rather than before it connected); the others expect braidRemoteError.
+//   kill        every rank loops on 32 MiB float allreduces (BRAID_FAULT_KILL_BYTES: less, for
+//               slow emulated links); rank 2 SIGKILLs itself 500 ms after its first one returned,
+//               so it dies with its connections up on any link; the others expect
+//               braidRemoteError.
 //   mismatch    rank 1 calls braidBroadcast, the others braidAllReduce (count 1000); every rank
 //               expects braidInvalidUsage naming both calls.
 //   silent      rank 2 joins and sleeps 6 s; the others' allreduce expects braidTimeout within
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,17 +54,19 @@ int report(int rank, braidResult_t code, int64_t ms, std::string msg, bool expec
 }
 
 // Runs allreduces of `count` floats until one fails or `limit` passes; returns the failing call's
-// code (braidSuccess if none failed) and its duration in *ms.
+// code (braidSuccess if none failed) and its duration in *ms. afterFirst runs once the first
+// allreduce has succeeded.
 braidResult_t allReduceUntilFailure(braidComm_t comm, size_t count, std::chrono::seconds limit,
-                                    int64_t* ms) {
+                                    int64_t* ms, const std::function<void()>& afterFirst = {}) {
   std::vector<float> send(count, 1.0f), recv(count, 0.0f);
   Clock::time_point begin = Clock::now();
-  while (Clock::now() - begin < limit) {
+  for (bool first = true; Clock::now() - begin < limit; first = false) {
     Clock::time_point start = Clock::now();
     braidResult_t rc =
         braidAllReduce(send.data(), recv.data(), count, braidFloat, braidSum, comm, nullptr);
     *ms = msSince(start);
     if (rc != braidSuccess) return rc;
+    if (first && afterFirst) afterFirst();
   }
   return braidSuccess;
 }
@@ -102,14 +106,16 @@ int main(int argc, char** argv) {
   int64_t ms = 0;
   bool ok = false;
   if (scenario == "kill") {
-    if (rank == 2) {
-      int killMs = envInt("BRAID_FAULT_KILL_MS");
-      std::thread([killMs] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(killMs > 0 ? killMs : 500));
+    auto startKillClock = [] {
+      std::thread([] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
         kill(getpid(), SIGKILL);
       }).detach();
-    }
-    rc = allReduceUntilFailure(comm, (32u << 20) / sizeof(float), std::chrono::seconds(60), &ms);
+    };
+    int bytes = envInt("BRAID_FAULT_KILL_BYTES");
+    size_t count = (bytes > 0 ? static_cast<size_t>(bytes) : 32u << 20) / sizeof(float);
+    rc = allReduceUntilFailure(comm, count, std::chrono::seconds(60), &ms,
+                               rank == 2 ? startKillClock : std::function<void()>());
     ok = rank != 2 && rc == braidRemoteError;
   } else if (scenario == "mismatch") {
     std::vector<float> send(1000, 1.0f), recv(1000, 0.0f);
