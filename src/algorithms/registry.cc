@@ -83,6 +83,10 @@ constexpr Algorithm kAlgorithms[] = {
     // until the tuner weighs it for multi-host runs.
     {"dbtree", "pipelined double binary tree: each half reduced up and broadcast down one tree",
      servesAllReduce, alwaysEligible, below<0>, doubleBinaryTreeAllReduce},
+    // Built for several hosts; not measured across hosts yet, so BRAID_ALGO only for now.
+    {"hierarchical",
+     "tree reduce inside each host, halving-doubling across host leaders, tree broadcast back",
+     servesAllReduce, alwaysEligible, below<0>, hierarchicalAllReduce},
     {"bruck", "Bruck allgather: log2(n) steps for any rank count", servesAllGather, alwaysEligible,
      below<256 << 10>, bruckAllGather},
     {"tree", "pipelined binomial tree from (broadcast) or to (reduce) the root: log2(n) hops",

@@ -79,6 +79,8 @@ class Comm {
   int cudaDevice() const { return cudaDevice_; }
   const CommSettings& settings() const { return settings_; }
   Bootstrap& bootstrap() { return *bootstrap_; }
+  // The host identity `rank` reported at init (equal for ranks that share a host).
+  uint64_t hostOf(int rank) const { return peers_[static_cast<size_t>(rank)].host; }
   int next() const { return (rank() + 1) % nranks(); }
   int prev() const { return (rank() + nranks() - 1) % nranks(); }
 
