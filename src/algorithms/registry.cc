@@ -55,6 +55,9 @@ void runBinomial(Comm& c, const CollArgs& a) {
 bool servesHalvingDoublingKinds(OpKind k) {
   return k == OpKind::kAllReduce || k == OpKind::kReduceScatter;
 }
+bool servesHierarchicalKinds(OpKind k) {
+  return k == OpKind::kAllReduce || k == OpKind::kBroadcast || k == OpKind::kReduce;
+}
 bool servesAllGather(OpKind k) {
   return k == OpKind::kAllGather;
 }
@@ -85,8 +88,8 @@ constexpr Algorithm kAlgorithms[] = {
      servesAllReduce, alwaysEligible, below<0>, doubleBinaryTreeAllReduce},
     // Built for several hosts; not measured across hosts yet, so BRAID_ALGO only for now.
     {"hierarchical",
-     "tree reduce inside each host, halving-doubling across host leaders, tree broadcast back",
-     servesAllReduce, alwaysEligible, below<0>, hierarchicalAllReduce},
+     "inside each host by binomial tree, across hosts between one representative per host",
+     servesHierarchicalKinds, alwaysEligible, below<0>, runHierarchical},
     {"bruck", "Bruck allgather: log2(n) steps for any rank count", servesAllGather, alwaysEligible,
      below<256 << 10>, bruckAllGather},
     {"tree", "pipelined binomial tree from (broadcast) or to (reduce) the root: log2(n) hops",
