@@ -5,7 +5,7 @@
 // receives about 2x the buffer in 2 log2(p) steps: the ring's bandwidth with the tree's step
 // count, the choice between the latency-bound and the bandwidth-bound sizes.
 // Rank counts that are not a power of two fold first, as recursive doubling does: with p the
-// largest power of two below n and q = n - p, each even rank below 2q hands its whole input to
+// largest power of two <= n and q = n - p, each even rank below 2q hands its whole input to
 // the odd rank above it and sits out, the p remaining ranks (virtual ranks 0..p-1) run the
 // algorithm, and each odd rank finally hands its partner the result (allreduce) or its block
 // (reduce-scatter). For reduce-scatter virtual rank v below q owns the blocks of real ranks 2v
@@ -16,6 +16,8 @@
 // this rank's half streams out from its own memory. Each rank consumes its slots without waiting
 // for anything of its own to leave first, so the bounded FIFOs cannot deadlock; the doubling
 // steps receive straight into the output.
+// The allreduce also runs over a group of ranks (groups.h), as the hierarchical algorithm's step
+// across hosts; "rank" above then means a member's index in the group.
 #include <cstring>
 #include <vector>
 

@@ -74,8 +74,8 @@ size_t rabenseifnerBelow(OpKind k) {
   return k == OpKind::kAllReduce ? 256 << 10 : 0;
 }
 
-// Registry order is preference order: the first entry that serves the call, is eligible and is
-// within its size limit runs unless BRAID_ALGO says otherwise.
+// Registry order is preference order: the first entry that serves the call, is eligible and whose
+// default size limit the message is below runs, unless BRAID_ALGO says otherwise.
 constexpr Algorithm kAlgorithms[] = {
     {"recdbl", "recursive doubling: log2(n) whole-buffer exchanges; for small messages",
      servesAllReduce, alwaysEligible, below<64 << 10>, recursiveDoublingAllReduce},
