@@ -51,6 +51,7 @@ void ringAllReduce(Comm& comm, const CollArgs& args);
 void recursiveDoublingAllReduce(Comm& comm, const CollArgs& args);
 void halvingDoublingAllReduce(Comm& comm, const CollArgs& args);
 void doubleBinaryTreeAllReduce(Comm& comm, const CollArgs& args);
+void runHierarchical(Comm& comm, const CollArgs& args);  // allreduce, broadcast, reduce
 void halvingReduceScatter(Comm& comm, const CollArgs& args);
 void ringReduceScatter(Comm& comm, const CollArgs& args);
 void ringAllGather(Comm& comm, const CollArgs& args);

@@ -1,7 +1,8 @@
-// Binomial-tree broadcast and reduce, pipelined in chunks. Ranks are numbered relative to the root
-// (v = rank - root mod n); the parent of v is v with its lowest set bit cleared, and the children
-// of v are v + m for each power of two m below v's lowest set bit (below n for the root). The
-// root reaches every rank in ceil(log2 n) hops, where the chain needs n - 1: the latency choice
+// Binomial-tree broadcast and reduce, pipelined in chunks, over the whole communicator or over a
+// group of its ranks (groups.h). Members are numbered relative to the root (v = index - root
+// mod n); the parent of v is v with its lowest set bit cleared, and the children of v are v + m
+// for each power of two m below v's lowest set bit (below n for the root). The root reaches
+// every rank in ceil(log2 n) hops, where the chain needs n - 1: the latency choice
 // for small messages. Each chunk is forwarded (broadcast) or combined and passed up (reduce) as
 // soon as it is there, so chunks flow down or up the levels at once.
 // Deadlock freedom: data only flows one way along tree edges. A rank waits for data from its
@@ -13,6 +14,7 @@
 
 #include "algorithms/algorithm.h"
 #include "algorithms/chunks.h"
+#include "algorithms/groups.h"
 #include "reduce/reduce.h"
 
 namespace braid {
@@ -20,13 +22,13 @@ namespace braid {
 namespace {
 
 struct BinomialTree {
-  int parent = -1;            // real rank; -1 at the root
-  std::vector<int> children;  // real ranks, largest subtree first
+  int parent = -1;            // group index; -1 at the root
+  std::vector<int> children;  // group indices, largest subtree first
 };
 
-BinomialTree binomialTree(int rank, int root, int n) {
+BinomialTree binomialTree(int me, int root, int n) {
   BinomialTree t;
-  int v = wrap(rank - root, n);
+  int v = wrap(me - root, n);
   int below = v == 0 ? 1 : v & -v;  // v's lowest set bit
   if (v == 0) {
     while (below < n)
@@ -46,43 +48,47 @@ size_t chunkElems(const Comm& comm, size_t typeSize) {
 
 }  // namespace
 
-void binomialBroadcast(Comm& comm, const CollArgs& a) {
+void treeBroadcastIn(Comm& comm, const CollArgs& a, std::span<const int> group, int me, int root) {
   size_t es = a.typeSize;
   char* out = static_cast<char*>(a.recv);
-  BinomialTree t = binomialTree(comm.rank(), a.root, comm.nranks());
+  BinomialTree t = binomialTree(me, root, static_cast<int>(group.size()));
   size_t chunk = chunkElems(comm, es);
+  auto rankOf = [&](int index) { return group[static_cast<size_t>(index)]; };
   if (t.parent < 0) {
     const char* in = static_cast<const char*>(a.send);
     forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
       for (int child : t.children)
-        comm.connection(child).postSend(in + o * es, k * es);
+        comm.connection(rankOf(child)).postSend(in + o * es, k * es);
     });
     if (in != out && a.count > 0) std::memcpy(out, in, a.count * es);
     return;
   }
-  Connection& parent = comm.connection(t.parent);
+  int parentRank = rankOf(t.parent);
+  Connection& parent = comm.connection(parentRank);
   forEachChunk(0, a.count, chunk,
                [&](size_t o, size_t k) { parent.postRecv(out + o * es, k * es); });
   forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
-    comm.wait([&] { return parent.recvReady(); }, t.parent, "waiting for data from");
+    comm.wait([&] { return parent.recvReady(); }, parentRank, "waiting for data from");
     for (int child : t.children)
-      comm.connection(child).postSend(out + o * es, k * es);
+      comm.connection(rankOf(child)).postSend(out + o * es, k * es);
     parent.recvDone();
   });
 }
 
-void binomialReduce(Comm& comm, const CollArgs& a) {
+void treeReduceIn(Comm& comm, const CollArgs& a, std::span<const int> group, int me, int root,
+                  int divideBy) {
   size_t es = a.typeSize;
   const char* in = static_cast<const char*>(a.send);
   char* out = static_cast<char*>(a.recv);
-  if (comm.nranks() == 1) {
-    divideCopy(out, in, a.count, a.type, 1);
+  if (group.size() == 1) {
+    divideCopy(out, in, a.count, a.type, divideBy);
     return;
   }
-  BinomialTree t = binomialTree(comm.rank(), a.root, comm.nranks());
+  BinomialTree t = binomialTree(me, root, static_cast<int>(group.size()));
   size_t chunk = chunkElems(comm, es);
+  auto rankOf = [&](int index) { return group[static_cast<size_t>(index)]; };
   if (t.children.empty()) {  // a leaf: its input goes up as it is
-    Connection& parent = comm.connection(t.parent);
+    Connection& parent = comm.connection(rankOf(t.parent));
     forEachChunk(0, a.count, chunk,
                  [&](size_t o, size_t k) { parent.postSend(in + o * es, k * es); });
     return;
@@ -90,17 +96,18 @@ void binomialReduce(Comm& comm, const CollArgs& a) {
   // Smallest subtree first: its partial sums arrive first.
   std::vector<Connection*> children;
   for (auto it = t.children.rbegin(); it != t.children.rend(); ++it)
-    children.push_back(&comm.connection(*it));
+    children.push_back(&comm.connection(rankOf(*it)));
   forEachChunk(0, a.count, chunk, [&](size_t, size_t k) {
     for (Connection* c : children)
       c->postRecvSlot(k * es);
   });
-  int divideBy = a.op == braidAvg ? comm.nranks() : 1;
-  Connection* parent = t.parent < 0 ? nullptr : &comm.connection(t.parent);
+  int parentRank = t.parent < 0 ? -1 : rankOf(t.parent);
+  Connection* parent = t.parent < 0 ? nullptr : &comm.connection(parentRank);
   forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
     char* dst = out + o * es;
     if (parent != nullptr) {
-      comm.wait([&] { return parent->sendSlotFree(); }, t.parent, "waiting for a free slot toward");
+      comm.wait([&] { return parent->sendSlotFree(); }, parentRank,
+                "waiting for a free slot toward");
       dst = static_cast<char*>(parent->sendSlot());
     }
     const char* src = in + o * es;
@@ -114,6 +121,15 @@ void binomialReduce(Comm& comm, const CollArgs& a) {
     }
     if (parent != nullptr) parent->postSlot(k * es);
   });
+}
+
+void binomialBroadcast(Comm& comm, const CollArgs& a) {
+  treeBroadcastIn(comm, a, allRanks(comm), comm.rank(), a.root);
+}
+
+void binomialReduce(Comm& comm, const CollArgs& a) {
+  int divideBy = a.op == braidAvg ? comm.nranks() : 1;
+  treeReduceIn(comm, a, allRanks(comm), comm.rank(), a.root, divideBy);
 }
 
 }  // namespace braid

@@ -5,7 +5,7 @@
 // receives about 2x the buffer in 2 log2(p) steps: the ring's bandwidth with the tree's step
 // count, the choice between the latency-bound and the bandwidth-bound sizes.
 // Rank counts that are not a power of two fold first, as recursive doubling does: with p the
-// largest power of two below n and q = n - p, each even rank below 2q hands its whole input to
+// largest power of two <= n and q = n - p, each even rank below 2q hands its whole input to
 // the odd rank above it and sits out, the p remaining ranks (virtual ranks 0..p-1) run the
 // algorithm, and each odd rank finally hands its partner the result (allreduce) or its block
 // (reduce-scatter). For reduce-scatter virtual rank v below q owns the blocks of real ranks 2v
@@ -16,11 +16,14 @@
 // this rank's half streams out from its own memory. Each rank consumes its slots without waiting
 // for anything of its own to leave first, so the bounded FIFOs cannot deadlock; the doubling
 // steps receive straight into the output.
+// The allreduce also runs over a group of ranks (groups.h), as the hierarchical algorithm's step
+// across hosts; "rank" above then means a member's index in the group.
 #include <cstring>
 #include <vector>
 
 #include "algorithms/algorithm.h"
 #include "algorithms/chunks.h"
+#include "algorithms/groups.h"
 #include "reduce/reduce.h"
 
 namespace braid {
@@ -42,12 +45,16 @@ struct Fold {
 
 class HalvingDoubling {
  public:
-  // edge[v] .. edge[v+1]: the elements of virtual block v (p + 1 entries).
-  HalvingDoubling(Comm& comm, const CollArgs& a, const Fold& fold, std::vector<size_t> edge)
+  // edge[v] .. edge[v+1]: the elements of virtual block v (p + 1 entries). Members of the group
+  // are numbered by their index in it; divideBy applies to the finished blocks.
+  HalvingDoubling(Comm& comm, const CollArgs& a, std::span<const int> group, const Fold& fold,
+                  std::vector<size_t> edge, int divideBy)
       : comm_(comm),
         a_(a),
+        group_(group),
         fold_(fold),
         edge_(std::move(edge)),
+        divideBy_(divideBy),
         es_(a.typeSize),
         chunkElems_(std::max<size_t>(1, comm.settings().chunkBytes / a.typeSize)) {}
 
@@ -56,7 +63,6 @@ class HalvingDoubling {
   // src may be work. The block is [edge[me], edge[me+1]) of work.
   void reduceScatter(const char* src, char* work, int me) {
     int lo = 0, hi = fold_.p;
-    int divideBy = a_.op == braidAvg ? comm_.nranks() : 1;
     for (int mask = fold_.p / 2; mask >= 1; mask /= 2) {
       int mid = lo + (hi - lo) / 2;
       bool keepLow = (me & mask) == 0;
@@ -67,7 +73,7 @@ class HalvingDoubling {
       size_t send = edge_[static_cast<size_t>(sendLo)];
       size_t sendCount = edge_[static_cast<size_t>(sendHi)] - send;
       exchangeReduce(fold_.realRank(me ^ mask), src + send * es_, sendCount, work + keep * es_,
-                     src + keep * es_, keepCount, mask == 1 ? divideBy : 1);
+                     src + keep * es_, keepCount, mask == 1 ? divideBy_ : 1);
       src = work;
       lo = keepLo;
       hi = keepHi;
@@ -92,7 +98,8 @@ class HalvingDoubling {
 
   // Sends sendCount elements to peer and receives recvCount from it (they send the mirror image,
   // so both ends agree on every length; empty halves are skipped by both).
-  void exchange(int peer, const char* send, size_t sendCount, char* recv, size_t recvCount) {
+  void exchange(int member, const char* send, size_t sendCount, char* recv, size_t recvCount) {
+    int peer = rankOf(member);
     Connection& c = comm_.connection(peer);
     if (recvCount > 0) c.postRecv(recv, recvCount * es_);
     if (sendCount > 0) c.postSend(send, sendCount * es_);
@@ -105,8 +112,9 @@ class HalvingDoubling {
   // Sends sendCount elements to peer while receiving count from it (the mirror image), chunk by
   // chunk: dst = local (op) incoming, each chunk combined from its slot as it lands. dst may be
   // local. The sent data must stay untouched until the next step, so this waits for it to leave.
-  void exchangeReduce(int peer, const char* send, size_t sendCount, char* dst, const char* local,
+  void exchangeReduce(int member, const char* send, size_t sendCount, char* dst, const char* local,
                       size_t count, int divideBy) {
+    int peer = rankOf(member);
     Connection& c = comm_.connection(peer);
     forEachChunk(0, count, chunkElems_, [&](size_t, size_t k) { c.postRecvSlot(k * es_); });
     forEachChunk(0, sendCount, chunkElems_,
@@ -120,12 +128,13 @@ class HalvingDoubling {
   }
 
   // Transfers between a folded pair, one way, in chunks as exchangeReduce receives them.
-  void sendTo(int peer, const char* data, size_t count) {
-    Connection& c = comm_.connection(peer);
+  void sendTo(int member, const char* data, size_t count) {
+    Connection& c = comm_.connection(rankOf(member));
     forEachChunk(0, count, chunkElems_,
                  [&](size_t o, size_t k) { c.postSend(data + o * es_, k * es_); });
   }
-  void receiveFrom(int peer, char* data, size_t count) {
+  void receiveFrom(int member, char* data, size_t count) {
+    int peer = rankOf(member);
     Connection& c = comm_.connection(peer);
     forEachChunk(0, count, chunkElems_,
                  [&](size_t o, size_t k) { c.postRecv(data + o * es_, k * es_); });
@@ -136,23 +145,28 @@ class HalvingDoubling {
   }
 
  private:
+  int rankOf(int member) const { return group_[static_cast<size_t>(member)]; }
+
   Comm& comm_;
   const CollArgs& a_;
+  std::span<const int> group_;
   const Fold& fold_;
   std::vector<size_t> edge_;
+  int divideBy_;
   size_t es_;
   size_t chunkElems_;
 };
 
 }  // namespace
 
-void halvingDoublingAllReduce(Comm& comm, const CollArgs& a) {
-  int n = comm.nranks();
-  int r = comm.rank();
+void halvingDoublingAllReduceIn(Comm& comm, const CollArgs& a, std::span<const int> group, int me,
+                                int divideBy) {
+  int n = static_cast<int>(group.size());
+  int r = me;
   const char* in = static_cast<const char*>(a.send);
   char* out = static_cast<char*>(a.recv);
   if (n == 1 || a.count == 0) {
-    divideCopy(out, in, a.count, a.type, 1);
+    divideCopy(out, in, a.count, a.type, divideBy);
     return;
   }
   Fold fold(n);
@@ -160,7 +174,7 @@ void halvingDoublingAllReduce(Comm& comm, const CollArgs& a) {
   std::vector<size_t> edge(static_cast<size_t>(fold.p) + 1);
   for (int v = 0; v <= fold.p; ++v)
     edge[static_cast<size_t>(v)] = blocks.offset(v);
-  HalvingDoubling hd(comm, a, fold, std::move(edge));
+  HalvingDoubling hd(comm, a, group, fold, std::move(edge), divideBy);
   if (fold.sitsOut(r)) {
     hd.sendTo(r + 1, in, a.count);
     hd.receiveFrom(r + 1, out, a.count);  // the result, after the input has left
@@ -171,10 +185,15 @@ void halvingDoublingAllReduce(Comm& comm, const CollArgs& a) {
     hd.exchangeReduce(r - 1, nullptr, 0, out, in, a.count, 1);  // p >= 2 halving steps follow
     src = out;
   }
-  int me = fold.virtualRank(r);
-  hd.reduceScatter(src, out, me);
-  hd.allgather(out, me);
+  int v = fold.virtualRank(r);
+  hd.reduceScatter(src, out, v);
+  hd.allgather(out, v);
   if (r < 2 * fold.q) hd.sendTo(r - 1, out, a.count);
+}
+
+void halvingDoublingAllReduce(Comm& comm, const CollArgs& a) {
+  halvingDoublingAllReduceIn(comm, a, allRanks(comm), comm.rank(),
+                             a.op == braidAvg ? comm.nranks() : 1);
 }
 
 void halvingReduceScatter(Comm& comm, const CollArgs& a) {
@@ -194,7 +213,8 @@ void halvingReduceScatter(Comm& comm, const CollArgs& a) {
   for (int v = 0; v < fold.p; ++v)
     edge[static_cast<size_t>(v)] = a.count * static_cast<size_t>(v < fold.q ? 2 * v : v + fold.q);
   edge[static_cast<size_t>(fold.p)] = total;
-  HalvingDoubling hd(comm, a, fold, edge);
+  std::vector<int> everyone = allRanks(comm);
+  HalvingDoubling hd(comm, a, everyone, fold, edge, a.op == braidAvg ? n : 1);
   if (fold.sitsOut(r)) {
     hd.sendTo(r + 1, in, total);
     hd.receiveFrom(r + 1, out, a.count);

@@ -55,6 +55,9 @@ void runBinomial(Comm& c, const CollArgs& a) {
 bool servesHalvingDoublingKinds(OpKind k) {
   return k == OpKind::kAllReduce || k == OpKind::kReduceScatter;
 }
+bool servesHierarchicalKinds(OpKind k) {
+  return k == OpKind::kAllReduce || k == OpKind::kBroadcast || k == OpKind::kReduce;
+}
 bool servesAllGather(OpKind k) {
   return k == OpKind::kAllGather;
 }
@@ -71,8 +74,8 @@ size_t rabenseifnerBelow(OpKind k) {
   return k == OpKind::kAllReduce ? 256 << 10 : 0;
 }
 
-// Registry order is preference order: the first entry that serves the call, is eligible and is
-// within its size limit runs unless BRAID_ALGO says otherwise.
+// Registry order is preference order: the first entry that serves the call, is eligible and whose
+// default size limit the message is below runs, unless BRAID_ALGO says otherwise.
 constexpr Algorithm kAlgorithms[] = {
     {"recdbl", "recursive doubling: log2(n) whole-buffer exchanges; for small messages",
      servesAllReduce, alwaysEligible, below<64 << 10>, recursiveDoublingAllReduce},
@@ -83,6 +86,10 @@ constexpr Algorithm kAlgorithms[] = {
     // until the tuner weighs it for multi-host runs.
     {"dbtree", "pipelined double binary tree: each half reduced up and broadcast down one tree",
      servesAllReduce, alwaysEligible, below<0>, doubleBinaryTreeAllReduce},
+    // Built for several hosts; not measured across hosts yet, so BRAID_ALGO only for now.
+    {"hierarchical",
+     "inside each host by binomial tree, across hosts between one representative per host",
+     servesHierarchicalKinds, alwaysEligible, below<0>, runHierarchical},
     {"bruck", "Bruck allgather: log2(n) steps for any rank count", servesAllGather, alwaysEligible,
      below<256 << 10>, bruckAllGather},
     {"tree", "pipelined binomial tree from (broadcast) or to (reduce) the root: log2(n) hops",

@@ -81,6 +81,8 @@ class Comm {
   int cudaDevice() const { return cudaDevice_; }
   const CommSettings& settings() const { return settings_; }
   Bootstrap& bootstrap() { return *bootstrap_; }
+  // The host identity `rank` reported at init (equal for ranks that share a host).
+  uint64_t hostOf(int rank) const { return peers_[static_cast<size_t>(rank)].host; }
   // Ring neighbours follow the ring order (each host's ranks contiguous, see ring_order.h), which
   // is rank order unless the launcher interleaved hosts.
   int next() const { return ringRank(ringPosition(rank()) + 1); }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <functional>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -10,12 +12,16 @@
 
 namespace braid::test {
 
-// Runs body(comm, rank) on n threads over one communicator; returns each rank's result.
+// Runs body(comm, rank) on n threads over one communicator; returns each rank's result. Throws
+// std::runtime_error (a failed test under gtest) when the communicator cannot be made.
 template <typename Result>
 std::vector<Result> runRanks(int n, const std::function<Result(braidComm_t, int)>& body) {
   std::vector<braidComm_t> comms(static_cast<size_t>(n));
   std::vector<Result> results(static_cast<size_t>(n));
-  if (braidCommInitAll(comms.data(), n, nullptr) != braidSuccess) return results;
+  if (braidCommInitAll(comms.data(), n, nullptr) != braidSuccess) {
+    // Not a silent pass: default results would read as "no failures".
+    throw std::runtime_error(std::string("braidCommInitAll failed: ") + braidGetLastError(nullptr));
+  }
   std::vector<std::thread> threads;
   for (int r = 0; r < n; ++r) {
     threads.emplace_back(
