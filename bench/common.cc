@@ -21,6 +21,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "harness.h"
 
@@ -164,12 +165,36 @@ std::unique_ptr<BufferSpace> makeBufferSpace(MemoryKind kind) {
   return nullptr;
 }
 
-// Every rank's pid, host and device, gathered so rank 0 can print the "Using devices" block.
-std::vector<RankInfo> gatherRankInfo(braidComm_t comm, int nranks, const BufferSpace& space) {
+// How this rank reaches the others, e.g. "shm:1,tcp:2" (peers per transport, in first-seen order).
+std::string transportSummary(braidComm_t comm, int rank, int nranks) {
+  std::vector<std::pair<std::string, int>> counts;
+  for (int peer = 0; peer < nranks; ++peer) {
+    if (peer == rank) continue;
+    const char* name = "";
+    BRAID_BENCH_CHECK(comm, braidCommPeerTransport(comm, peer, &name));
+    auto it = std::find_if(counts.begin(), counts.end(), [&](auto& c) { return c.first == name; });
+    if (it == counts.end()) {
+      counts.emplace_back(name, 1);
+    } else {
+      ++it->second;
+    }
+  }
+  std::string summary;
+  for (const auto& [name, n] : counts) {
+    summary += (summary.empty() ? "" : ",") + name + ":" + std::to_string(n);
+  }
+  return summary;
+}
+
+// Every rank's pid, host, device and transports, gathered so rank 0 can print the "Using devices"
+// block and record them in the JSON file.
+std::vector<RankInfo> gatherRankInfo(braidComm_t comm, int rank, int nranks,
+                                     const BufferSpace& space) {
   struct Record {
     int32_t pid;
     int32_t device;
     char hostname[256];
+    char transports[128];
   };
   Record mine{};
   mine.pid = static_cast<int32_t>(getpid());
@@ -177,6 +202,8 @@ std::vector<RankInfo> gatherRankInfo(braidComm_t comm, int nranks, const BufferS
   gethostname(mine.hostname, sizeof mine.hostname - 1);
   // nccl-tests shows the short host name.
   if (char* dot = std::strchr(mine.hostname, '.')) *dot = '\0';
+  const std::string transports = transportSummary(comm, rank, nranks);
+  std::snprintf(mine.transports, sizeof mine.transports, "%s", transports.c_str());
   std::vector<Record> all(static_cast<size_t>(nranks));
   BRAID_BENCH_CHECK(comm,
                     braidAllGather(&mine, all.data(), sizeof(Record), braidUint8, comm, nullptr));
@@ -184,8 +211,10 @@ std::vector<RankInfo> gatherRankInfo(braidComm_t comm, int nranks, const BufferS
   for (int r = 0; r < nranks; ++r) {
     const Record& record = all[static_cast<size_t>(r)];
     const std::string hostname(record.hostname, strnlen(record.hostname, sizeof record.hostname));
-    ranks.push_back(
-        RankInfo{r, record.pid, hostname, record.device, space.deviceTag(), space.deviceName()});
+    const std::string transports(record.transports,
+                                 strnlen(record.transports, sizeof record.transports));
+    ranks.push_back(RankInfo{r, record.pid, hostname, record.device, space.deviceTag(),
+                             space.deviceName(), transports});
   }
   return ranks;
 }
@@ -373,6 +402,7 @@ Measurement Runner::benchTime(const TypeInfo& type, braidRedOp_t op, int root, b
   }
   // Host-buffer calls are complete when they return, so the clock can stop right here.
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  BRAID_BENCH_CHECK(comm_, braidCommLastAlgorithm(comm_, &m.algorithm));
   const double seconds =
       combineTime(elapsed.count() / (static_cast<double>(options_.iters) * options_.aggIters));
 
@@ -487,7 +517,7 @@ int benchMain(int argc, char** argv, const Collective& collective) {
 
   Report report(options, rank == 0);
   report.openJson();
-  report.printPreamble(gatherRankInfo(comm, nranks, *space));
+  report.printPreamble(gatherRankInfo(comm, rank, nranks, *space));
   const std::optional<double> minBusBw = minimumBusBw();
 
   int errors = 0;

@@ -126,6 +126,7 @@ struct RankInfo {
   int device = -1;
   std::string deviceTag;
   std::string deviceName;
+  std::string transports;  // peers per transport: "shm:1,tcp:2"
 };
 
 struct RowKey {
@@ -143,6 +144,7 @@ struct Measurement {
   double busBw = 0;
   bool checked = false;  // false: the #wrong column reads N/A
   int64_t wrong = 0;
+  const char* algorithm = "";  // what the timed calls ran (braidCommLastAlgorithm)
 };
 
 // nccl-tests' text report on stdout plus the -J JSON file; both come from rank 0 only.

@@ -168,6 +168,8 @@ void writeMeasurement(JsonWriter& json, const Measurement& m, bool cpuTime) {
   } else {
     json.null();
   }
+  json.key("algorithm");
+  json.string(m.algorithm);
   json.endObject();
 }
 
@@ -393,6 +395,8 @@ void Report::writeJson(int errors, double avgBusBw, std::optional<double> minBus
     json.string(rank.deviceTag);
     json.key("device_info");
     json.string(rank.deviceName);
+    json.key("transports");
+    json.string(rank.transports);
     json.endObject();
   }
   json.endArray();

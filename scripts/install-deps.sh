@@ -3,8 +3,8 @@
 set -euo pipefail
 # libibverbs-dev builds the ib transport; ibverbs-providers holds the device drivers (rxe for the
 # Soft-RoCE VM that runs the rdma suite, mlx5 and others for real NICs).
-pkgs=(cmake ninja-build g++ pkg-config libgtest-dev clang-format openmpi-bin libopenmpi-dev
-  libibverbs-dev ibverbs-providers)
+pkgs=(cmake ninja-build g++ pkg-config libgtest-dev libbenchmark-dev clang-format openmpi-bin
+      libopenmpi-dev iproute2 libhwloc-dev libibverbs-dev ibverbs-providers)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -161,6 +161,12 @@ braidResult_t braidCommGetAsyncError(braidComm_t comm, braidResult_t* asyncError
 braidResult_t braidCommCount(const braidComm_t comm, int* count);
 braidResult_t braidCommCuDevice(const braidComm_t comm, int* device); /* -1: host-only rank */
 braidResult_t braidCommUserRank(const braidComm_t comm, int* rank);
+/* Braid extensions, for tools and benchmarks that report what ran. Both strings are static.
+ * The transport comm uses to reach rank `peer`: "shm", "tcp" or "ib" ("self" for comm's own
+ * rank). */
+braidResult_t braidCommPeerTransport(const braidComm_t comm, int peer, const char** transport);
+/* The algorithm the most recent collective on comm ran ("ring", "recdbl", ...; "" before any). */
+braidResult_t braidCommLastAlgorithm(const braidComm_t comm, const char** algorithm);
 
 /* A static description of a result code. */
 const char* braidGetErrorString(braidResult_t result);

@@ -1,7 +1,8 @@
 // Algorithms and their registry. An algorithm has a name, a one-line description, the operations
-// it serves, an eligibility check that can say "not for this call" (and why), and a run function
-// written only against Comm's connections and wait loop. chooseAlgorithm() applies BRAID_ALGO
-// and otherwise takes the first eligible entry in registry order.
+// it serves, an eligibility check that can say "not for this call" (and why), the message sizes
+// the default choice gives it, and a run function written only against Comm's connections and
+// wait loop. chooseAlgorithm() applies BRAID_ALGO (algo_spec.h) and otherwise takes the first
+// entry in registry order that serves the call, is eligible and whose size limit it is within.
 #pragma once
 
 #include <cstddef>
@@ -31,6 +32,9 @@ struct Algorithm {
   bool (*serves)(OpKind kind);
   // nullptr when the algorithm can run this call, else the reason it cannot.
   const char* (*ineligible)(const Comm& comm, const CollArgs& args);
+  // The default choice takes it for messages (messageBytes) of this collective below this many
+  // bytes: 0 never, SIZE_MAX at any size. BRAID_ALGO can force it at any size.
+  size_t (*defaultBelowBytes)(OpKind kind);
   // Posts and processes the call's transfers; the caller then waits until all have finished
   // (Comm::waitAllDone), so an algorithm may return with sends still in flight.
   void (*run)(Comm& comm, const CollArgs& args);
@@ -38,15 +42,23 @@ struct Algorithm {
 
 std::span<const Algorithm> algorithms();
 const Algorithm& chooseAlgorithm(const Comm& comm, const CollArgs& args);
+// A call's size for algorithm choice: its largest buffer in bytes (count x type size, times the
+// rank count for allgather, reduce-scatter and alltoall).
+size_t messageBytes(const Comm& comm, const CollArgs& args);
 
 // The algorithms, defined one family per file.
 void ringAllReduce(Comm& comm, const CollArgs& args);
 void recursiveDoublingAllReduce(Comm& comm, const CollArgs& args);
-const char* recursiveDoublingIneligible(const Comm& comm, const CollArgs& args);
+void halvingDoublingAllReduce(Comm& comm, const CollArgs& args);
+void doubleBinaryTreeAllReduce(Comm& comm, const CollArgs& args);
+void halvingReduceScatter(Comm& comm, const CollArgs& args);
 void ringReduceScatter(Comm& comm, const CollArgs& args);
 void ringAllGather(Comm& comm, const CollArgs& args);
+void bruckAllGather(Comm& comm, const CollArgs& args);
 void chainBroadcast(Comm& comm, const CollArgs& args);
 void chainReduce(Comm& comm, const CollArgs& args);
+void binomialBroadcast(Comm& comm, const CollArgs& args);
+void binomialReduce(Comm& comm, const CollArgs& args);
 void pairwiseAlltoAll(Comm& comm, const CollArgs& args);
 void disseminationBarrier(Comm& comm, const CollArgs& args);
 

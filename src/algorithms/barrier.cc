@@ -4,16 +4,19 @@
 
 namespace braid {
 
+// Not a local: the last round's signal may still be in flight when the function returns (the caller
+// waits for every transfer afterwards), so it must outlive the call.
+constexpr char kToken = 1;
+
 void disseminationBarrier(Comm& comm, const CollArgs&) {
   int n = comm.nranks();
   int r = comm.rank();
-  const char token = 1;
   char received[64];
   int round = 0;
   for (int k = 1; k < n; k <<= 1, ++round) {
     Connection& to = comm.connection((r + k) % n);
     Connection& from = comm.connection((r - k + n) % n);
-    to.postSend(&token, 1);
+    to.postSend(&kToken, 1);
     from.postRecv(&received[round], 1);
     comm.wait([&] { return from.recvReady(); }, from.peer(), "waiting at the barrier for");
     from.recvDone();

@@ -2,7 +2,8 @@
 // chunks to the next rank, and each rank forwards a chunk as soon as it has landed in its output.
 // Reduce: the rank after the root starts, each rank adds its input to the incoming chunk and
 // passes it on, and the root writes the final chunk. Latency grows with the rank count (the tree
-// algorithms serve small messages); bandwidth is one link's, whatever the rank count.
+// algorithms serve small messages); bandwidth is one link's, whatever the rank count. Positions
+// along the chain are places in the comm's ring order (each host's ranks contiguous).
 #include <cstring>
 
 #include "algorithms/algorithm.h"
@@ -21,7 +22,7 @@ void chainBroadcast(Comm& comm, const CollArgs& a) {
     return;
   }
   size_t chunk = std::max<size_t>(1, comm.settings().chunkBytes / es);
-  int pos = wrap(comm.rank() - a.root, n);
+  int pos = wrap(comm.ringPosition(comm.rank()) - comm.ringPosition(a.root), n);
   Connection& next = comm.connection(comm.next());
   Connection& prev = comm.connection(comm.prev());
   if (root) {
@@ -50,7 +51,8 @@ void chainReduce(Comm& comm, const CollArgs& a) {
     return;
   }
   size_t chunk = std::max<size_t>(1, comm.settings().chunkBytes / es);
-  int pos = wrap(comm.rank() - a.root - 1, n);  // 0: first in the chain; n-1: the root
+  // 0: first in the chain; n-1: the root
+  int pos = wrap(comm.ringPosition(comm.rank()) - comm.ringPosition(a.root) - 1, n);
   Connection& next = comm.connection(comm.next());
   Connection& prev = comm.connection(comm.prev());
   if (pos == 0) {

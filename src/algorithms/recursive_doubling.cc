@@ -11,18 +11,6 @@
 
 namespace braid {
 
-namespace {
-
-// Every rank holds the whole buffer in every round; beyond this size the ring moves less data.
-constexpr size_t kRecursiveDoublingMaxBytes = 64 << 10;
-
-}  // namespace
-
-const char* recursiveDoublingIneligible(const Comm&, const CollArgs& a) {
-  if (a.count * a.typeSize > kRecursiveDoublingMaxBytes) return "message above 64 KiB";
-  return nullptr;
-}
-
 void recursiveDoublingAllReduce(Comm& comm, const CollArgs& a) {
   int n = comm.nranks();
   int r = comm.rank();

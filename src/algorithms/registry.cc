@@ -1,8 +1,9 @@
-// The algorithm registry and BRAID_ALGO. Grammar: a list separated by ';' of either a name
-// ("ring": use it for every collective it serves) or collective=name ("allreduce=ring").
-// Collectives: allreduce, broadcast, reduce, allgather, reducescatter, alltoall, barrier.
-#include <sstream>
+// The algorithm registry: every algorithm Braid has, in order of preference, and the choice per
+// call (BRAID_ALGO first, then the first entry that serves the call, is eligible and is within
+// its default size limit). The limits come from the measurements in docs/benchmarks.md.
+#include <cstdint>
 
+#include "algorithms/algo_spec.h"
 #include "algorithms/algorithm.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -45,70 +46,56 @@ bool servesAllReduce(OpKind k) {
   return k == OpKind::kAllReduce;
 }
 
-// Registry order is preference order: the first eligible algorithm runs unless BRAID_ALGO says.
+void runHalvingDoubling(Comm& c, const CollArgs& a) {
+  return a.kind == OpKind::kAllReduce ? halvingDoublingAllReduce(c, a) : halvingReduceScatter(c, a);
+}
+void runBinomial(Comm& c, const CollArgs& a) {
+  return a.kind == OpKind::kBroadcast ? binomialBroadcast(c, a) : binomialReduce(c, a);
+}
+bool servesHalvingDoublingKinds(OpKind k) {
+  return k == OpKind::kAllReduce || k == OpKind::kReduceScatter;
+}
+bool servesAllGather(OpKind k) {
+  return k == OpKind::kAllGather;
+}
+
+// Default size limits, in the form Algorithm::defaultBelowBytes takes.
+template <size_t kBytes>
+size_t below(OpKind) {
+  return kBytes;
+}
+constexpr size_t kAny = SIZE_MAX;
+// Its reduce-scatter lost to the ring's at every size measured; its allreduce wins in between
+// recursive doubling and the ring.
+size_t rabenseifnerBelow(OpKind k) {
+  return k == OpKind::kAllReduce ? 256 << 10 : 0;
+}
+
+// Registry order is preference order: the first entry that serves the call, is eligible and is
+// within its size limit runs unless BRAID_ALGO says otherwise.
 constexpr Algorithm kAlgorithms[] = {
     {"recdbl", "recursive doubling: log2(n) whole-buffer exchanges; for small messages",
-     servesAllReduce, recursiveDoublingIneligible, recursiveDoublingAllReduce},
+     servesAllReduce, alwaysEligible, below<64 << 10>, recursiveDoublingAllReduce},
+    {"rabenseifner",
+     "recursive halving reduce-scatter (then doubling allgather): log2(n) steps, 2x the data",
+     servesHalvingDoublingKinds, alwaysEligible, rabenseifnerBelow, runHalvingDoubling},
+    // Never better than both its neighbours on one host (docs/benchmarks.md): left to BRAID_ALGO
+    // until the tuner weighs it for multi-host runs.
+    {"dbtree", "pipelined double binary tree: each half reduced up and broadcast down one tree",
+     servesAllReduce, alwaysEligible, below<0>, doubleBinaryTreeAllReduce},
+    {"bruck", "Bruck allgather: log2(n) steps for any rank count", servesAllGather, alwaysEligible,
+     below<256 << 10>, bruckAllGather},
+    {"tree", "pipelined binomial tree from (broadcast) or to (reduce) the root: log2(n) hops",
+     servesChainKinds, alwaysEligible, below<1 << 20>, runBinomial},
     {"ring", "pipelined ring: reduce-scatter then allgather; bandwidth-optimal", servesRingKinds,
-     alwaysEligible, runRing},
+     alwaysEligible, below<kAny>, runRing},
     {"chain", "pipelined chain along the ring from (broadcast) or to (reduce) the root",
-     servesChainKinds, alwaysEligible, runChain},
+     servesChainKinds, alwaysEligible, below<kAny>, runChain},
     {"pairwise", "every pair exchanges its block directly, all pairs at once", servesAlltoAll,
-     alwaysEligible, pairwiseAlltoAll},
+     alwaysEligible, below<kAny>, pairwiseAlltoAll},
     {"dissemination", "log2(n) rounds of signals to rank+2^k", servesBarrier, alwaysEligible,
-     disseminationBarrier},
+     below<kAny>, disseminationBarrier},
 };
-
-const char* collectiveKey(OpKind k) {
-  switch (k) {
-    case OpKind::kAllReduce:
-      return "allreduce";
-    case OpKind::kBroadcast:
-      return "broadcast";
-    case OpKind::kReduce:
-      return "reduce";
-    case OpKind::kAllGather:
-      return "allgather";
-    case OpKind::kReduceScatter:
-      return "reducescatter";
-    case OpKind::kAlltoAll:
-      return "alltoall";
-    case OpKind::kBarrier:
-      return "barrier";
-    default:
-      return "";
-  }
-}
-
-const Algorithm* findByName(const std::string& name) {
-  for (const Algorithm& a : kAlgorithms) {
-    if (name == a.name) return &a;
-  }
-  return nullptr;
-}
-
-// The algorithm BRAID_ALGO names for this collective, or nullptr when it names none.
-const Algorithm* forcedAlgorithm(const std::string& spec, OpKind kind) {
-  std::stringstream items(spec);
-  const Algorithm* chosen = nullptr;
-  for (std::string item; std::getline(items, item, ';');) {
-    if (item.empty()) continue;
-    size_t eq = item.find('=');
-    std::string coll = eq == std::string::npos ? "" : item.substr(0, eq);
-    std::string name = eq == std::string::npos ? item : item.substr(eq + 1);
-    const Algorithm* a = findByName(name);
-    if (a == nullptr) fail(braidInvalidArgument, "BRAID_ALGO: unknown algorithm '", name, "'");
-    if (coll.empty()) {
-      if (a->serves(kind)) chosen = a;
-    } else if (coll == collectiveKey(kind)) {
-      if (!a->serves(kind)) {
-        fail(braidInvalidArgument, "BRAID_ALGO: algorithm '", name, "' does not serve ", coll);
-      }
-      chosen = a;
-    }
-  }
-  return chosen;
-}
 
 }  // namespace
 
@@ -116,21 +103,34 @@ std::span<const Algorithm> algorithms() {
   return kAlgorithms;
 }
 
+size_t messageBytes(const Comm& comm, const CollArgs& args) {
+  size_t bytes = args.count * args.typeSize;
+  bool perRank = args.kind == OpKind::kAllGather || args.kind == OpKind::kReduceScatter ||
+                 args.kind == OpKind::kAlltoAll;
+  return perRank ? bytes * static_cast<size_t>(comm.nranks()) : bytes;
+}
+
 const Algorithm& chooseAlgorithm(const Comm& comm, const CollArgs& args) {
+  size_t bytes = messageBytes(comm, args);
   if (!comm.settings().algo.empty()) {
-    const Algorithm* forced = forcedAlgorithm(comm.settings().algo, args.kind);
+    const Algorithm* forced =
+        forcedAlgorithm(parseAlgoSpec(comm.settings().algo), args.kind, bytes);
     if (forced != nullptr) {
       const char* why = forced->ineligible(comm, args);
       if (why != nullptr) {
         fail(braidInvalidArgument, "BRAID_ALGO forces '", forced->name, "', which cannot run ",
              opKindName(args.kind), ": ", why);
       }
+      BRAID_TRACE(kTuning, "%s of %zu bytes: %s (BRAID_ALGO)", opKindName(args.kind), bytes,
+                  forced->name);
       return *forced;
     }
   }
   for (const Algorithm& a : kAlgorithms) {
-    if (a.serves(args.kind) && a.ineligible(comm, args) == nullptr) {
-      BRAID_TRACE(kTuning, "%s: %s (first eligible)", opKindName(args.kind), a.name);
+    if (a.serves(args.kind) && bytes < a.defaultBelowBytes(args.kind) &&
+        a.ineligible(comm, args) == nullptr) {
+      BRAID_TRACE(kTuning, "%s of %zu bytes: %s (first eligible)", opKindName(args.kind), bytes,
+                  a.name);
       return a;
     }
   }

@@ -7,6 +7,9 @@
 // Incoming chunks to be reduced land in staging slots (recvReduceSend: incoming slot + local input
 // -> outgoing slot); chunks that are only passed on land straight in the output buffer and are
 // forwarded from there (recvCopySend), so the allgather half makes no extra copy.
+// Positions: r below is this rank's place in the comm's ring order (each host's ranks contiguous),
+// and blockAt(p) is the data block of the rank standing at position p, so the schedule is the same
+// whatever order the ranks stand in; with rank order, blockAt(p) == p.
 #include <cstring>
 
 #include "algorithms/algorithm.h"
@@ -31,7 +34,7 @@ struct Ring {
         next(c.connection(c.next())),
         prev(c.connection(c.prev())),
         n(c.nranks()),
-        r(c.rank()),
+        r(c.ringPosition(c.rank())),
         es(typeSize),
         chunkElems(std::max<size_t>(1, c.settings().chunkBytes / typeSize)) {}
 
@@ -42,6 +45,8 @@ struct Ring {
     comm.wait([this] { return next.sendSlotFree(); }, comm.next(),
               "waiting for a free slot toward");
   }
+
+  int blockAt(int position) const { return comm.ringRank(wrap(position, n)); }
 
   // The chunk j of a block: false when the block is too short to have one.
   bool chunkOf(const Blocks& b, int block, size_t j, size_t* offset, size_t* count) const {
@@ -67,16 +72,16 @@ struct Ring {
     // Post every receive now, in wire order (the order prev sends in).
     for (size_t j = 0; j < chunks; ++j) {
       for (int s = 0; s < n - 1; ++s) {
-        if (chunkOf(b, wrap(r - s - 2, n), j, &o, &k)) prev.postRecvSlot(k * es);
+        if (chunkOf(b, blockAt(r - s - 2), j, &o, &k)) prev.postRecvSlot(k * es);
       }
       for (int s = 0; allgather && s < n - 1; ++s) {
-        if (chunkOf(b, wrap(r - s - 1, n), j, &o, &k)) prev.postRecv(allgatherOut + o * es, k * es);
+        if (chunkOf(b, blockAt(r - s - 1), j, &o, &k)) prev.postRecv(allgatherOut + o * es, k * es);
       }
     }
     for (size_t j = 0; j < chunks; ++j) {
-      if (chunkOf(b, wrap(r - 1, n), j, &o, &k)) next.postSend(in + o * es, k * es);
+      if (chunkOf(b, blockAt(r - 1), j, &o, &k)) next.postSend(in + o * es, k * es);
       for (int s = 0; s < n - 1; ++s) {
-        int block = wrap(r - s - 2, n);
+        int block = blockAt(r - s - 2);
         if (!chunkOf(b, block, j, &o, &k)) continue;
         waitRecv();
         if (s < n - 2) {
@@ -91,7 +96,7 @@ struct Ring {
         prev.recvDone();
       }
       for (int s = 0; allgather && s < n - 1; ++s) {
-        if (!chunkOf(b, wrap(r - s - 1, n), j, &o, &k)) continue;
+        if (!chunkOf(b, blockAt(r - s - 1), j, &o, &k)) continue;
         waitRecv();
         if (s < n - 2) next.postSend(allgatherOut + o * es, k * es);
         prev.recvDone();
@@ -106,13 +111,13 @@ struct Ring {
     size_t o = 0, k = 0;
     for (size_t j = 0; j < chunks; ++j) {
       for (int s = 0; s < n - 1; ++s) {
-        if (chunkOf(b, wrap(r - s - 1, n), j, &o, &k)) prev.postRecv(out + o * es, k * es);
+        if (chunkOf(b, blockAt(r - s - 1), j, &o, &k)) prev.postRecv(out + o * es, k * es);
       }
     }
     for (size_t j = 0; j < chunks; ++j) {
-      if (chunkOf(b, r, j, &o, &k)) next.postSend(out + o * es, k * es);
+      if (chunkOf(b, blockAt(r), j, &o, &k)) next.postSend(out + o * es, k * es);
       for (int s = 0; s < n - 1; ++s) {
-        if (!chunkOf(b, wrap(r - s - 1, n), j, &o, &k)) continue;
+        if (!chunkOf(b, blockAt(r - s - 1), j, &o, &k)) continue;
         waitRecv();
         if (s < n - 2) next.postSend(out + o * es, k * es);
         prev.recvDone();

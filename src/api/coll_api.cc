@@ -120,6 +120,7 @@ void runCollective(Comm& comm, const CollArgs& args, const Algorithm& algorithm)
     h.root = args.root;
     comm.beginCollective(h);
     BRAID_TRACE(kColl, "%s: algorithm %s", comm.currentCall().c_str(), algorithm.name);
+    comm.setLastAlgorithm(algorithm.name);
     algorithm.run(comm, args);
     comm.waitAllDone();
   });
@@ -137,6 +138,7 @@ void runQueue(Comm& comm, std::span<const QueuedOp* const> ops) {
     std::vector<PointToPointOp> batch;
     for (; i < ops.size() && !ops[i]->isCollective; ++i)
       batch.push_back(ops[i]->p2p);
+    comm.setLastAlgorithm("p2p");
     runMarkingFailure(comm, [&] { runPointToPoint(comm, batch); });
   }
 }

@@ -268,6 +268,25 @@ braidResult_t braidCommUserRank(const braidComm_t comm, int* rank) {
   });
 }
 
+braidResult_t braidCommPeerTransport(const braidComm_t comm, int peer, const char** transport) {
+  return guarded("braidCommPeerTransport", comm, [&] {
+    if (transport == nullptr) fail(braidInvalidArgument, "transport is NULL");
+    CommRef ref(comm);
+    if (peer < 0 || peer >= ref->nranks()) {
+      fail(braidInvalidArgument, "peer ", peer, " is not a rank of this communicator (0..",
+           ref->nranks() - 1, ")");
+    }
+    *transport = ref->transportTo(peer);
+  });
+}
+
+braidResult_t braidCommLastAlgorithm(const braidComm_t comm, const char** algorithm) {
+  return guarded("braidCommLastAlgorithm", comm, [&] {
+    if (algorithm == nullptr) fail(braidInvalidArgument, "algorithm is NULL");
+    *algorithm = CommRef(comm)->lastAlgorithm();
+  });
+}
+
 const char* braidGetErrorString(braidResult_t result) {
   int code;  // copied out: a C caller may pass a value outside the enum
   std::memcpy(&code, &result, sizeof(code));

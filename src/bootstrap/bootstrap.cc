@@ -88,6 +88,16 @@ void Bootstrap::openRing() {
              listenAddr_.str().c_str(), ifname_.c_str());
 }
 
+bool Bootstrap::listenerOrControlReady(const Deadline& d) {
+  std::vector<pollfd> fds{pollfd{listener_.get(), POLLIN, 0}};
+  addControlFds(&fds);
+  if (poll(fds.data(), static_cast<nfds_t>(fds.size()), d.pollTimeoutMs()) <= 0) return false;
+  for (size_t i = 1; i < fds.size(); ++i) {
+    if (fds[i].revents != 0) handleControl();  // throws a neighbour's abort notice or departure
+  }
+  return fds[0].revents != 0;
+}
+
 Fd Bootstrap::acceptMatching(MsgType type, int peer, int stream, ConnectHello* hello,
                              const Deadline& d) {
   auto key = std::make_tuple(static_cast<int>(type), peer, stream);
@@ -101,6 +111,7 @@ Fd Bootstrap::acceptMatching(MsgType type, int peer, int stream, ConnectHello* h
       return fd;
     }
     d.check(what);
+    if (type == MsgType::kDataHello && !listenerOrControlReady(d)) continue;
     Fd fd = acceptOne(listener_.get(), d);
     if (!fd.valid()) continue;
     std::vector<char> payload;

@@ -78,6 +78,10 @@ class Bootstrap {
   void openRing();
   Fd acceptMatching(MsgType type, int peer, int stream, ConnectHello* hello,
                     const Deadline& deadline);
+  // Waits (one poll slice) for a connection on the listener while watching the control ring, so
+  // a rank waiting for a peer that died before connecting fails with the neighbours' notice
+  // instead of at its timeout. True when the listener has a connection to accept.
+  bool listenerOrControlReady(const Deadline& deadline);
   // Reads one control frame from n; handles abort and goodbye, returns other frames' type.
   MsgType readControl(Neighbour& n, Neighbour& other, std::vector<char>* payload);
   [[noreturn]] void raiseAbort(const std::vector<char>& payload, Neighbour& other);

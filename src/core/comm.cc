@@ -13,6 +13,8 @@
 #include "core/params.h"
 #include "reduce/reduce.h"
 #include "topology/host_identity.h"
+#include "topology/ring_order.h"
+#include "topology/topology.h"
 #include "transport/shm_connection.h"
 #include "transport/tcp_connection.h"
 
@@ -127,6 +129,21 @@ Comm::Comm(CommSettings settings, std::unique_ptr<Bootstrap> bootstrap, int cuda
   mine.ibFabric = ib_.fabric;
   mine.forcesIb = settings_.transport == "ib";
   bootstrap_->allgather(peers_.data(), sizeof(PeerInfo));
+  setRingOrder();
+  logProcessTopology();
+}
+
+void Comm::setRingOrder() {
+  std::vector<uint64_t> hosts;
+  for (const PeerInfo& p : peers_)
+    hosts.push_back(p.host);
+  ringOrder_ = hostContiguousRingOrder(hosts);
+  ringPosition_.resize(ringOrder_.size());
+  for (size_t i = 0; i < ringOrder_.size(); ++i)
+    ringPosition_[static_cast<size_t>(ringOrder_[i])] = static_cast<int>(i);
+  bool regrouped = !std::is_sorted(ringOrder_.begin(), ringOrder_.end());
+  BRAID_INFO(kInit, "ring: rank %d: prev rank %d, next rank %d (%s)", rank(), prev(), next(),
+             regrouped ? "ranks regrouped so each host's are contiguous" : "rank order");
 }
 
 void Comm::probeIbPort() {
@@ -187,6 +204,10 @@ std::pair<const char*, std::string> Comm::chooseTransport(int peer) const {
                               : "same host, shared memory disabled here"};
 }
 
+const char* Comm::transportTo(int peer) const {
+  return peer == rank() ? "self" : chooseTransport(peer).first;
+}
+
 Comm::~Comm() {
   bootstrap_->sayGoodbye();
 }
@@ -227,7 +248,7 @@ void Comm::ensureUsable() {
 void Comm::beginCollective(OpHeader header) {
   ensureUsable();
   header.seq = collSeq_++;
-  currentCall_ = header.describe();
+  currentHeader_ = header;
   headerFrom_ = -1;
   if (nranks() == 1) return;
   Connection& next = connection(this->next());
@@ -239,10 +260,16 @@ void Comm::beginCollective(OpHeader header) {
   headerFrom_ = this->prev();
 }
 
+std::string Comm::currentCall() const {
+  return currentHeader_.kind == OpKind::kSend ? "point-to-point operations"
+                                              : currentHeader_.describe();
+}
+
 void Comm::beginPointToPoint() {
   ensureUsable();
   headerFrom_ = -1;  // point-to-point batches check their own headers
-  currentCall_ = "point-to-point operations";
+  currentHeader_ = OpHeader{};
+  currentHeader_.kind = OpKind::kSend;
 }
 
 bool Comm::checkHeader() {

@@ -81,11 +81,21 @@ class Comm {
   int cudaDevice() const { return cudaDevice_; }
   const CommSettings& settings() const { return settings_; }
   Bootstrap& bootstrap() { return *bootstrap_; }
-  int next() const { return (rank() + 1) % nranks(); }
-  int prev() const { return (rank() + nranks() - 1) % nranks(); }
+  // Ring neighbours follow the ring order (each host's ranks contiguous, see ring_order.h), which
+  // is rank order unless the launcher interleaved hosts.
+  int next() const { return ringRank(ringPosition(rank()) + 1); }
+  int prev() const { return ringRank(ringPosition(rank()) + nranks() - 1); }
+  // Where `rank` stands in the ring, and who stands at `position` (taken modulo nranks()).
+  int ringPosition(int rank) const { return ringPosition_[static_cast<size_t>(rank)]; }
+  int ringRank(int position) const { return ringOrder_[static_cast<size_t>(position % nranks())]; }
 
   // The connection to `peer`, opened on first use (the lower rank connects).
   Connection& connection(int peer);
+  // The transport this rank uses for `peer` ("shm", "tcp"; "self" for itself), opened or not.
+  const char* transportTo(int peer) const;
+  // The algorithm the last collective ran (a static name; "" before the first).
+  const char* lastAlgorithm() const { return lastAlgorithm_.load(); }
+  void setLastAlgorithm(const char* name) { lastAlgorithm_.store(name); }
 
   // Starts an operation: fails fast if the communicator already failed, numbers the operation,
   // and exchanges its header around the ring.
@@ -96,7 +106,9 @@ class Comm {
   void checkMatch(int peer, const OpHeader& mine, const OpHeader& theirs) const;
   uint64_t nextSendSeq(int peer) { return sendSeq_[static_cast<size_t>(peer)]++; }
   uint64_t nextRecvSeq(int peer) { return recvSeq_[static_cast<size_t>(peer)]++; }
-  const std::string& currentCall() const { return currentCall_; }
+  // "braidAllReduce #7 (count 100, float32, sum)": made only when asked (errors, traces), since
+  // formatting it costs more than a small collective.
+  std::string currentCall() const;
 
   // Blocks until ready() holds, making progress on every connection. `peer` and `what` name the
   // wait in a timeout's message: what="waiting for data from", peer=3.
@@ -140,6 +152,8 @@ class Comm {
                                                   const std::atomic<bool>* abort);
 
  private:
+  // Orders the ring from the allgathered host identities.
+  void setRingOrder();
   // The transport for peer and why, e.g. {"shm", "same host"}.
   std::pair<const char*, std::string> chooseTransport(int peer) const;
   // Whether ib can carry traffic to peer; if not, *why says so.
@@ -161,6 +175,8 @@ class Comm {
   std::unique_ptr<Bootstrap> bootstrap_;
   int cudaDevice_;
   std::vector<PeerInfo> peers_;
+  std::vector<int> ringOrder_;                            // ranks in ring order
+  std::vector<int> ringPosition_;                         // by rank: its index in ringOrder_
   IbProbe ib_;
   std::vector<std::unique_ptr<Connection>> connections_;  // by peer rank
   std::vector<Connection*> open_;                         // the non-null ones
@@ -175,8 +191,9 @@ class Comm {
   uint64_t splitSeq_ = 0;
   std::vector<uint64_t> sendSeq_;
   std::vector<uint64_t> recvSeq_;
-  std::string currentCall_;
+  OpHeader currentHeader_;  // the collective in progress; kind kSend: point-to-point
   std::atomic<bool> aborted_{false};
+  std::atomic<const char*> lastAlgorithm_{""};
   std::atomic<braidResult_t> asyncError_{braidSuccess};
   std::string failure_;
   std::mutex lastErrorMu_;

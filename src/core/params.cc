@@ -26,11 +26,11 @@ constexpr ParamSpec kParams[] = {
     {"BRAID_SOCKET_FAMILY", "", "address family for sockets: 4 (IPv4), 6 (IPv6) or empty (any)"},
     {"BRAID_SOCKET_NSTREAMS", "2",
      "TCP connections per peer that large messages are striped over (1-16)"},
-    {"BRAID_CHUNK_SIZE", "512K", "bytes per pipelined chunk in ring and chain algorithms"},
+    {"BRAID_CHUNK_SIZE", "512K", "bytes per pipelined chunk in ring, chain and tree algorithms"},
     {"BRAID_NSLOTS", "4", "staging slots per connection and direction (pipeline depth)"},
     {"BRAID_ALGO", "",
-     "force algorithms: names (recdbl, ring, chain, pairwise, dissemination) or coll=name, joined "
-     "by ;"},
+     "force algorithms, rules joined by ;: name, coll=name or coll:lo-hi=name,lo-hi=name (bytes, "
+     "K/M/G, hi may be inf); see Choosing algorithms"},
     {"BRAID_TRANSPORT", "",
      "force the transport for every peer: tcp, shm (same host only) or ib (a verbs port on both "
      "sides)"},
@@ -47,6 +47,10 @@ constexpr ParamSpec kParams[] = {
     {"BRAID_HOSTID", "",
      "this rank's host identity (default: host name + boot id); ranks with different values "
      "never share memory"},
+    {"BRAID_TOPO_FILE", "",
+     "hwloc XML file to use as this machine's topology instead of discovering it (needs hwloc)"},
+    {"BRAID_TOPO_DUMP_FILE", "",
+     "write the topology hwloc sees (or loaded from BRAID_TOPO_FILE) to this XML file"},
 };
 
 const ParamSpec& find(std::string_view name) {

@@ -54,6 +54,10 @@ void* mapShared(int fd, size_t bytes) {
 
 }  // namespace
 
+// Staging memory sits on the consumer's NUMA node: each side creates its incoming FIFO here and
+// allocates every page itself (posix_fallocate, then the memset), so under the kernel's default
+// local-allocation policy the pages come from the node the consumer runs on, which for a bound
+// rank is the node it reads them from. The producer only maps the pages, and never first-touches.
 ShmSegment ShmSegment::create(size_t bytes) {
   ShmSegment s;
   s.fd_ = Fd(memfd_create("braid-fifo", MFD_CLOEXEC));
@@ -65,7 +69,7 @@ ShmSegment ShmSegment::create(size_t bytes) {
   }
   s.addr_ = mapShared(s.fd_.get(), bytes);
   s.bytes_ = bytes;
-  std::memset(s.addr_, 0, bytes);  // first touch: the pages land on this (the consumer's) node
+  std::memset(s.addr_, 0, bytes);
   return s;
 }
 

@@ -369,6 +369,22 @@ TEST_P(BadArguments, NullOutputPointersAreInvalidArgument) {
                           {"braidCommCuDevice", "NULL"});
     expectInvalidArgument("braidCommGetAsyncError NULL", braidCommGetAsyncError(comm, nullptr),
                           comm, {"braidCommGetAsyncError", "NULL"});
+    expectInvalidArgument("braidCommPeerTransport NULL", braidCommPeerTransport(comm, 0, nullptr),
+                          comm, {"braidCommPeerTransport", "NULL"});
+    expectInvalidArgument("braidCommLastAlgorithm NULL", braidCommLastAlgorithm(comm, nullptr),
+                          comm, {"braidCommLastAlgorithm", "NULL"});
+  });
+}
+
+TEST_P(BadArguments, PeerOutOfRangeForPeerTransportIsInvalidArgument) {
+  runThenCheckUsable(GetParam(), [](braidComm_t comm, int, int n) {
+    const char* transport = "untouched";
+    for (int peer : {-1, n, n + 7}) {
+      expectInvalidArgument("braidCommPeerTransport bad peer",
+                            braidCommPeerTransport(comm, peer, &transport), comm,
+                            {"braidCommPeerTransport", "peer", std::to_string(peer).c_str()});
+    }
+    EXPECT_STREQ(transport, "untouched");
   });
 }
 

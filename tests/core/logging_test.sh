@@ -25,5 +25,18 @@ BRAID_DEBUG=INFO "$braidrun" -n 4 --timeout 60 "$(dirname "$0")/../collectives/a
 check "two hosts: shm inside a host" "grep -q 'rank 0 -> rank 1: shm (same host)' $dir/hosts"
 check "two hosts: tcp across hosts, saying why not ib" \
   "grep -q 'rank 1 -> rank 2: tcp over lo, 2 streams (another host; no ib: ' $dir/hosts"
+HOSTS_INTERLEAVED=1 BRAID_DEBUG=INFO "$braidrun" -n 4 --timeout 60 \
+  "$(dirname "$0")/../collectives/as_two_hosts.sh" "$example" 2>"$dir/interleaved" >/dev/null
+# Ranks 0,2 on one host, 1,3 on the other: the ring is 0 2 1 3, so each rank has one neighbour on
+# its own host and crosses to the other host only at the boundary.
+check "interleaved hosts: rank 0's ring neighbours" \
+  "grep -q 'ring: rank 0: prev rank 3, next rank 2 (ranks regrouped' $dir/interleaved"
+check "interleaved hosts: rank 2's ring neighbours" \
+  "grep -q 'ring: rank 2: prev rank 0, next rank 1 (ranks regrouped' $dir/interleaved"
+check "interleaved hosts: rank 0 reaches rank 2 by shm" \
+  "grep -q 'rank 0 -> rank 2: shm (same host)' $dir/interleaved"
+check "hosts in blocks keep rank order" "grep -q 'ring: rank 1: prev rank 0, next rank 2 (rank order)' $dir/hosts"
+check "the topology is logged once per communicator" \
+  "[[ \$(grep -c 'BRAID INFO topology from ' $dir/hosts) -eq 4 ]]"
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

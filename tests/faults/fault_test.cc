@@ -19,9 +19,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <initializer_list>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -339,9 +341,30 @@ Result expectSurvivor(const Worker& w, std::initializer_list<braidResult_t> code
   return *r;
 }
 
+// The names in /dev/shm (empty where it does not exist).
+std::set<std::string> devShmEntries() {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec))
+    names.insert(entry.path().filename().string());
+  return names;
+}
+
+// The survivors fail with braidRemoteError within 5 s, and the killed rank leaves nothing in
+// /dev/shm. Over shared memory (forced, so the residue check means something) unless the caller
+// chose a transport (the rdma suite runs this test over ib).
 TEST(Faults, KilledRankFailsSurvivorsWithRemoteErrorWithinFiveSeconds) {
+  const bool forceShm = std::getenv("BRAID_TRANSPORT") == nullptr;
+  if (forceShm) setenv("BRAID_TRANSPORT", "shm", 1);
+  struct Restore {
+    bool unset;
+    ~Restore() {
+      if (unset) unsetenv("BRAID_TRANSPORT");
+    }
+  } restore{forceShm};
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
+    const std::set<std::string> before = devShmEntries();
     Launch launch("kill", 4, {0, 1, 2, 3}, 60000);
     ASSERT_LAUNCHED(launch);
     WAIT_ALL_EXITED(launch, std::chrono::seconds(20));
@@ -354,6 +377,9 @@ TEST(Faults, KilledRankFailsSurvivorsWithRemoteErrorWithinFiveSeconds) {
       int64_t after = msBetween(victim.exitedAt, w.exitedAt);
       EXPECT_LT(after, 5000) << "rank " << r << " exited " << after
                              << " ms after rank 2 died: " << w.describe();
+    }
+    for (const std::string& name : devShmEntries()) {
+      EXPECT_TRUE(before.count(name)) << "/dev/shm/" << name << " appeared during the run";
     }
   }
 }

@@ -3,6 +3,7 @@
 // makes the reference exact even for fp8; integer types wrap, and the reference wraps identically.
 #include "support/matrix.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -242,11 +243,12 @@ enum class Coll {
   kBroadcast,
   kAllGather,
   kAlltoAll,
-  kSendRecv
+  kSendRecv,
+  kBarrier
 };
 const char* collName(Coll c) {
   static const char* kNames[] = {"allreduce", "reduce",   "reducescatter", "broadcast",
-                                 "allgather", "alltoall", "sendrecv"};
+                                 "allgather", "alltoall", "sendrecv",      "barrier"};
   return kNames[static_cast<int>(c)];
 }
 
@@ -347,6 +349,8 @@ class Runner {
         braidRecv(out, c.count, c.type, (rank_ + n_ - 1) % n_, comm_, nullptr);
         return braidGroupEnd();
       }
+      case Coll::kBarrier:
+        return braidBarrier(comm_, nullptr);
     }
     return braidInternalError;
   }
@@ -389,6 +393,8 @@ class Runner {
         case Coll::kSendRecv:
           ok = expectCopy(i, (rank_ + n_ - 1) % n_, i);
           break;
+        case Coll::kBarrier:  // count 0: success is all there is to check
+          break;
         case Coll::kAllGather:
         case Coll::kAlltoAll:
           for (int q = 0; q < n_ && ok; ++q) {
@@ -429,7 +435,13 @@ int runMatrix(braidComm_t comm, const MatrixOptions& options) {
   Runner runner(comm, options.seed);
   int n = 1;
   braidCommCount(comm, &n);
+  auto wanted = [&](Coll coll) {
+    return options.collectives.empty() ||
+           std::find(options.collectives.begin(), options.collectives.end(), collName(coll)) !=
+               options.collectives.end();
+  };
   for (Coll coll : {Coll::kAllReduce, Coll::kReduce, Coll::kReduceScatter}) {
+    if (!wanted(coll)) continue;
     for (int t = 0; t < braidNumTypes; ++t) {
       for (int op = 0; op < braidNumOps; ++op) {
         for (size_t count : options.typeOpSizes) {
@@ -442,6 +454,7 @@ int runMatrix(braidComm_t comm, const MatrixOptions& options) {
   for (size_t count : options.shapeSizes) {
     for (Coll coll : {Coll::kAllReduce, Coll::kReduce, Coll::kReduceScatter, Coll::kBroadcast,
                       Coll::kAllGather, Coll::kAlltoAll, Coll::kSendRecv}) {
+      if (!wanted(coll)) continue;
       // Per-rank counts for the gathering collectives stay odd but keep the total in bounds.
       size_t c = count;
       if (coll == Coll::kAllGather || coll == Coll::kReduceScatter || coll == Coll::kAlltoAll) {
@@ -449,7 +462,11 @@ int runMatrix(braidComm_t comm, const MatrixOptions& options) {
       }
       bool rooted = coll == Coll::kReduce || coll == Coll::kBroadcast;
       std::vector<int> roots = rooted ? std::vector<int>{0, n / 2, n - 1} : std::vector<int>{-1};
-      if (rooted && n < 3) roots = {0, n - 1};
+      if (rooted && n <= 4) {
+        roots.clear();
+        for (int root = 0; root < n; ++root)
+          roots.push_back(root);
+      }
       for (int root : roots) {
         for (bool inPlace : {false, true}) {
           if (inPlace && (coll == Coll::kAlltoAll || coll == Coll::kSendRecv)) continue;
@@ -461,6 +478,8 @@ int runMatrix(braidComm_t comm, const MatrixOptions& options) {
       }
     }
   }
+  for (int i = 0; i < 3 && wanted(Coll::kBarrier); ++i)
+    runner.run(Case{Coll::kBarrier, braidInt32, braidSum, 0, -1, false});
   return runner.failures();
 }
 

@@ -15,9 +15,12 @@ namespace braid::test {
 struct MatrixOptions {
   // Every type x op through allreduce, reduce and reduce-scatter at these element counts.
   std::vector<size_t> typeOpSizes = {1, 7, 1023};
-  // Every collective, in place and out of place, every root class, at these element counts
-  // (float32 sum and int32 max).
+  // Every collective, in place and out of place, at these element counts (float32 sum and int32
+  // max); rooted ones with every root up to 4 ranks, else with roots 0, n/2 and n-1.
   std::vector<size_t> shapeSizes;
+  // The collectives to run, by BRAID_ALGO's names (allreduce, reduce, reducescatter, broadcast,
+  // allgather, alltoall, barrier) and sendrecv; empty: all of them.
+  std::vector<std::string> collectives;
   unsigned seed = 1;
 };
 
