@@ -161,6 +161,37 @@ TEST(IbConnection, EveryKindOfSendReachesEveryKindOfReceive) {
   p.b->operationDone();
 }
 
+// The binomial reduce takes a slot, then waits (progress() runs, completions free other slots)
+// before it fills and posts it: postSlot() must send the slot sendSlot() returned.
+TEST(IbConnection, SendSlotStaysTheSameWhileProgressRuns) {
+  const size_t slot = 4096;
+  Pair p = connectPair(slot, 2, false);
+  ASSERT_TRUE(p.a && p.b);
+  std::vector<char> first = pattern(slot, 7), second = pattern(slot, 8);
+  p.b->postRecvSlot(slot);
+  p.b->postRecvSlot(slot);
+  ASSERT_TRUE(pump({p.a.get(), p.b.get()}, [&] { return p.a->sendSlotFree(); }));
+  std::memcpy(p.a->sendSlot(), first.data(), slot);
+  p.a->postSlot(slot);
+  ASSERT_TRUE(pump({p.a.get(), p.b.get()}, [&] { return p.a->sendSlotFree(); }));
+  char* taken = static_cast<char*>(p.a->sendSlot());
+  // The first write completes meanwhile and its staging slot comes free.
+  ASSERT_TRUE(pump({p.a.get(), p.b.get()}, [&] { return p.a->sendsDone(); }));
+  EXPECT_EQ(p.a->sendSlot(), taken);
+  std::memcpy(taken, second.data(), slot);
+  p.a->postSlot(slot);
+  int consumed = 0;
+  ASSERT_TRUE(pump({p.a.get(), p.b.get()}, [&] {
+    while (p.b->recvReady()) {
+      const std::vector<char>& want = consumed == 0 ? first : second;
+      EXPECT_EQ(std::memcmp(p.b->recvData(), want.data(), slot), 0) << "message " << consumed;
+      p.b->recvDone();
+      ++consumed;
+    }
+    return consumed == 2 && p.a->sendsDone();
+  }));
+}
+
 TEST(IbConnection, DirectMessagesOutnumberingTheAdvertRing) {
   const size_t slot = 4096;
   Pair p = connectPair(slot, 2, false);

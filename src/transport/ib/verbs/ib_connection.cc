@@ -104,10 +104,25 @@ bool IbConnection::postDirect() {
   return true;
 }
 
+// The slot handed out is taken off the free list at once: the caller fills it while progress()
+// runs (on this and other connections), which may complete writes (pushing freed slots) or copy
+// a caller's send through a free slot; neither may change or reuse the slot postSlot() sends.
+void* IbConnection::sendSlot() {
+  if (handedOut_ < 0) {
+    handedOut_ = freeStage_.back();
+    freeStage_.pop_back();
+  }
+  return stageSlot(handedOut_);
+}
+
 void IbConnection::postSlot(size_t bytes) {
-  int stage = freeStage_.back();
-  if (bytes == 0) return;  // empty messages do not travel; the receiver expects none
-  freeStage_.pop_back();
+  if (handedOut_ < 0) sendSlot();
+  int stage = handedOut_;
+  handedOut_ = -1;
+  if (bytes == 0) {  // empty messages do not travel; the receiver expects none
+    freeStage_.push_back(stage);
+    return;
+  }
   sends_.push_back(PendingSend{nullptr, bytes, 0, stage});
   postWrites();
 }

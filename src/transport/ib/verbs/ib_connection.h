@@ -54,8 +54,10 @@ class IbConnection final : public Connection {
   const char* transportName() const override { return "ib"; }
   size_t slotBytes() const override { return slotBytes_; }
 
-  bool sendSlotFree() const override { return !freeStage_.empty() && callerSends_ == 0; }
-  void* sendSlot() override { return stageSlot(freeStage_.back()); }
+  bool sendSlotFree() const override {
+    return (handedOut_ >= 0 || !freeStage_.empty()) && callerSends_ == 0;
+  }
+  void* sendSlot() override;
   void postSlot(size_t bytes) override;
   void postSend(const void* data, size_t bytes) override;
   bool sendsDone() const override { return sends_.empty() && dataInFlight_ == 0; }
@@ -183,6 +185,7 @@ class IbConnection final : public Connection {
 
   // Sending.
   std::vector<int> freeStage_;
+  int handedOut_ = -1;  // the staging slot sendSlot() returned, until postSlot()
   std::deque<PendingSend> sends_;
   int callerSends_ = 0;          // caller-memory entries in sends_
   int credits_;                  // free slots in the peer's ring
