@@ -50,13 +50,20 @@ size_t TcpConnection::enqueuePieces(char* data, size_t bytes, uint64_t msg, Queu
   return pieces;
 }
 
+// Taken off the free list at once: progress() between sendSlot() and postSlot() may free other
+// slots, and postSlot() must send the one the caller filled.
 void* TcpConnection::sendSlot() {
-  return sendSlots_[freeSendSlots_.back()].get();
+  if (handedOut_ < 0) {
+    handedOut_ = freeSendSlots_.back();
+    freeSendSlots_.pop_back();
+  }
+  return sendSlots_[handedOut_].get();
 }
 
 void TcpConnection::postSlot(size_t bytes) {
-  int slot = freeSendSlots_.back();
-  freeSendSlots_.pop_back();
+  if (handedOut_ < 0) sendSlot();
+  int slot = handedOut_;
+  handedOut_ = -1;
   queueSend(sendSlots_[slot].get(), bytes, slot);
 }
 

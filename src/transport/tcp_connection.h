@@ -23,7 +23,7 @@ class TcpConnection final : public Connection {
   const char* transportName() const override { return "tcp"; }
   size_t slotBytes() const override { return slotBytes_; }
 
-  bool sendSlotFree() const override { return !freeSendSlots_.empty(); }
+  bool sendSlotFree() const override { return handedOut_ >= 0 || !freeSendSlots_.empty(); }
   void* sendSlot() override;
   void postSlot(size_t bytes) override;
   void postSend(const void* data, size_t bytes) override;
@@ -81,6 +81,7 @@ class TcpConnection final : public Connection {
   std::vector<std::unique_ptr<char[]>> sendSlots_;
   std::vector<std::unique_ptr<char[]>> recvSlots_;
   std::vector<int> freeSendSlots_;
+  int handedOut_ = -1;  // the slot sendSlot() returned, until postSlot()
   std::vector<int> freeRecvSlots_;
   std::deque<SendMsg> sends_;  // sends_[i] is message sendBase_ + i
   uint64_t sendBase_ = 0;

@@ -1,10 +1,11 @@
 // IbConnection on a real verbs device, both ends in this process: one on the first device, the
 // other on the last (rxe0 and rxe1 in the Soft-RoCE VM, so packets cross the link), with a
 // socketpair as the side channel. Checks what the collective tests cannot isolate: every kind of
-// send (staging slot, copied caller memory, zero-copy caller memory) against every kind of
-// receive through a ring of two small slots, and the transport's own failure reports, since in a
-// communicator the control ring usually notices a dead rank first: a peer that went away, and a
-// queue pair whose writes are never acknowledged (the failed completion's verbs status is named).
+// message (staging slot; caller memory copied into a slot, written from registered memory into a
+// slot, or written straight into the receiver's advertised buffer), more direct messages than the
+// advert ring holds, and the transport's own failure reports (in a communicator the control ring
+// usually notices a dead rank first): a peer that went away, and a queue pair whose writes are
+// never acknowledged (the failed completion's verbs status is named).
 // Run by rdma_test.sh, which skips where there is no device; here a missing port is a failure.
 #include <dirent.h>
 #include <gtest/gtest.h>
@@ -28,6 +29,9 @@ namespace braid {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Twice the transport's advert ring (IbConnection::kAdverts), so that its reuse is exercised.
+constexpr int kTwiceTheAdverts = 8;
 
 std::vector<std::string> verbsDevices() {
   std::vector<std::string> names;
@@ -120,22 +124,25 @@ std::vector<char> pattern(size_t bytes, int seed) {
 }
 
 TEST(IbConnection, EveryKindOfSendReachesEveryKindOfReceive) {
-  const size_t slot = 16 << 10;
+  const size_t slot = 96 << 10;
   Pair p = connectPair(slot, 2, false);
   ASSERT_TRUE(p.a && p.b);
   std::vector<char> staged = pattern(slot - 3, 1);
-  std::vector<char> small = pattern(5000, 2);             // copied through staging slots
-  std::vector<char> large = pattern((300 << 10) + 7, 3);  // written from registered memory
-  std::vector<char> smallOut(small.size()), largeOut(large.size());
-  // Receives are posted in wire order, the staged one between two into caller memory.
+  std::vector<char> small = pattern(5000, 2);             // copied into a staging slot
+  std::vector<char> medium = pattern(80 << 10, 3);        // from registered memory into a slot
+  std::vector<char> large = pattern((300 << 10) + 7, 4);  // straight into the receiver's buffer
+  std::vector<char> smallOut(small.size()), mediumOut(medium.size()), largeOut(large.size());
+  // Receives are posted in wire order, the staged one between others into caller memory.
   p.b->postRecv(smallOut.data(), smallOut.size());
   p.b->postRecvSlot(staged.size());
   p.b->postRecv(largeOut.data(), largeOut.size());
+  p.b->postRecv(mediumOut.data(), mediumOut.size());
   p.a->postSend(small.data(), small.size());
   ASSERT_TRUE(pump({p.a.get(), p.b.get()}, [&] { return p.a->sendSlotFree(); }));
   std::memcpy(p.a->sendSlot(), staged.data(), staged.size());
   p.a->postSlot(staged.size());
   p.a->postSend(large.data(), large.size());
+  p.a->postSend(medium.data(), medium.size());
   int consumed = 0;
   ASSERT_TRUE(pump({p.a.get(), p.b.get()}, [&] {
     while (p.b->recvReady()) {
@@ -145,18 +152,87 @@ TEST(IbConnection, EveryKindOfSendReachesEveryKindOfReceive) {
       p.b->recvDone();
       ++consumed;
     }
-    return consumed == 3 && p.a->sendsDone();
+    return consumed == 4 && p.a->sendsDone();
   }));
   EXPECT_EQ(smallOut, small);
+  EXPECT_EQ(mediumOut, medium);
   EXPECT_EQ(largeOut, large);
   p.a->operationDone();
-  // And back the other way, over the same queue pair, with a buffer reused at the same address.
-  std::vector<char> back = pattern(large.size(), 4), backOut(large.size());
-  p.a->postRecv(backOut.data(), backOut.size());
-  p.b->postSend(back.data(), back.size());
-  ASSERT_TRUE(pump({p.a.get(), p.b.get()}, [&] { return p.a->recvReady() && p.b->sendsDone(); }));
-  p.a->recvDone();
-  EXPECT_EQ(backOut, back);
+  p.b->operationDone();
+}
+
+// The binomial reduce takes a slot, then waits (progress() runs, completions free other slots)
+// before it fills and posts it: postSlot() must send the slot sendSlot() returned.
+TEST(IbConnection, SendSlotStaysTheSameWhileProgressRuns) {
+  const size_t slot = 4096;
+  Pair p = connectPair(slot, 2, false);
+  ASSERT_TRUE(p.a && p.b);
+  std::vector<char> first = pattern(slot, 7), second = pattern(slot, 8);
+  p.b->postRecvSlot(slot);
+  p.b->postRecvSlot(slot);
+  ASSERT_TRUE(pump({p.a.get(), p.b.get()}, [&] { return p.a->sendSlotFree(); }));
+  std::memcpy(p.a->sendSlot(), first.data(), slot);
+  p.a->postSlot(slot);
+  ASSERT_TRUE(pump({p.a.get(), p.b.get()}, [&] { return p.a->sendSlotFree(); }));
+  char* taken = static_cast<char*>(p.a->sendSlot());
+  // The first write completes meanwhile and its staging slot comes free.
+  ASSERT_TRUE(pump({p.a.get(), p.b.get()}, [&] { return p.a->sendsDone(); }));
+  EXPECT_EQ(p.a->sendSlot(), taken);
+  std::memcpy(taken, second.data(), slot);
+  p.a->postSlot(slot);
+  int consumed = 0;
+  ASSERT_TRUE(pump({p.a.get(), p.b.get()}, [&] {
+    while (p.b->recvReady()) {
+      const std::vector<char>& want = consumed == 0 ? first : second;
+      EXPECT_EQ(std::memcmp(p.b->recvData(), want.data(), slot), 0) << "message " << consumed;
+      p.b->recvDone();
+      ++consumed;
+    }
+    return consumed == 2 && p.a->sendsDone();
+  }));
+}
+
+TEST(IbConnection, DirectMessagesOutnumberingTheAdvertRing) {
+  const size_t slot = 4096;
+  Pair p = connectPair(slot, 2, false);
+  ASSERT_TRUE(p.a && p.b);
+  // One after another, into one buffer reused at the same address, each in its own operation.
+  std::vector<char> out((64 << 10) + 3);
+  for (int round = 0; round < kTwiceTheAdverts; ++round) {
+    std::vector<char> in = pattern(out.size(), 5 + round);
+    p.a->postRecv(out.data(), out.size());
+    p.b->postSend(in.data(), in.size());
+    ASSERT_TRUE(pump({p.a.get(), p.b.get()}, [&] { return p.a->recvReady() && p.b->sendsDone(); }));
+    p.a->recvDone();
+    EXPECT_EQ(out, in) << "round " << round;
+    p.a->operationDone();
+    p.b->operationDone();
+  }
+  // All posted at once, alternating directions: in each, more receives than the ring holds.
+  std::vector<std::vector<char>> many, manyOut;
+  for (int i = 0; i < 2 * kTwiceTheAdverts; ++i) {
+    many.push_back(pattern(slot + 1 + static_cast<size_t>(i), 20 + i));
+    manyOut.emplace_back(many.back().size());
+  }
+  for (int i = 0; i < 2 * kTwiceTheAdverts; ++i) {
+    Connection* to = i % 2 == 0 ? p.b.get() : p.a.get();
+    to->postRecv(manyOut[static_cast<size_t>(i)].data(), manyOut[static_cast<size_t>(i)].size());
+  }
+  for (int i = 0; i < 2 * kTwiceTheAdverts; ++i) {
+    Connection* from = i % 2 == 0 ? p.a.get() : p.b.get();
+    from->postSend(many[static_cast<size_t>(i)].data(), many[static_cast<size_t>(i)].size());
+  }
+  int got = 0;
+  ASSERT_TRUE(pump({p.a.get(), p.b.get()}, [&] {
+    for (Connection* c : {p.a.get(), p.b.get()}) {
+      while (c->recvReady()) {
+        c->recvDone();
+        ++got;
+      }
+    }
+    return got == 2 * kTwiceTheAdverts && p.a->sendsDone() && p.b->sendsDone();
+  }));
+  EXPECT_EQ(manyOut, many);
 }
 
 TEST(IbConnection, PeerThatWentAwayIsARemoteErrorNamingIt) {

@@ -1,4 +1,5 @@
-// Registrations of caller memory for zero-copy sends, reused within one operation and never after.
+// Registrations of caller memory for zero-copy transfers (memory sent from, and receive buffers
+// the peer writes into), reused within one operation and never after.
 //
 // Why not across operations: a registration pins the physical pages behind a virtual range. When
 // the caller frees a buffer and allocates another that lands at the same address (glibc serves
@@ -26,6 +27,7 @@ struct MemoryRegion {
   uintptr_t begin = 0;
   size_t bytes = 0;
   uint32_t lkey = 0;
+  uint32_t rkey = 0;
   void* handle = nullptr;  // the registrar's own (an ibv_mr*)
 };
 

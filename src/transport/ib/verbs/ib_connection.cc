@@ -1,15 +1,13 @@
-// IbConnection: queue pair set-up over the side channel, then slot writes, credits and completions.
+// IbConnection's data path: slot writes, direct writes into advertised buffers, credits,
+// completions and failure reports (see ib_connection.h). The set-up is in ib_connection_setup.cc.
 #include "transport/ib/verbs/ib_connection.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
-#include <random>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -18,11 +16,23 @@ namespace braid {
 
 namespace {
 
-constexpr uint32_t kEndpointMagic = 0x42494231;  // "BIB1"
 constexpr int kPollBatch = 16;
 
+// Writes larger than this are cut (a work request's length is 32 bits).
+constexpr size_t kMaxWriteBytes = size_t{1} << 30;
+
 // wr_id: the kind of request in the high half, a staging slot (or -1) in the low half.
-enum class WorkKind : uint64_t { kData = 1, kCredit = 2, kArrival = 3 };
+enum class WorkKind : uint64_t { kData = 1, kCredit = 2, kArrival = 3, kAdvert = 4 };
+
+// An RDMA write's immediate: its kind in the top two bits, a value below them (for a slot write,
+// its byte count less one: at most a slot, and BRAID_CHUNK_SIZE is at most 1 GiB).
+enum class ImmKind : uint32_t { kSlot = 0, kAdvert = 1, kDirect = 2 };
+constexpr int kImmKindShift = 30;
+constexpr uint32_t kImmValueMask = (1u << kImmKindShift) - 1;
+
+uint32_t immediate(ImmKind kind, uint32_t value) {
+  return htonl((static_cast<uint32_t>(kind) << kImmKindShift) | value);
+}
 
 uint64_t workId(WorkKind kind, int stage) {
   return (static_cast<uint64_t>(kind) << 32) | static_cast<uint32_t>(stage);
@@ -34,189 +44,7 @@ int stageOf(uint64_t id) {
   return static_cast<int32_t>(static_cast<uint32_t>(id));
 }
 
-// Page-aligned memory for the ring and the staging slots.
-std::unique_ptr<char, void (*)(void*)> allocatePages(size_t bytes) {
-  void* p = nullptr;
-  if (posix_memalign(&p, 4096, bytes) != 0) {
-    fail(braidSystemError, "ib: cannot allocate ", bytes, " bytes of slot memory");
-  }
-  std::memset(p, 0, bytes);
-  return {static_cast<char*>(p), std::free};
-}
-
-ibv_mr* registerMemory(ibv_pd* pd, void* addr, size_t bytes, int access, int peer) {
-  ibv_mr* mr = ibv_reg_mr(pd, addr, bytes, access);
-  if (mr == nullptr) {
-    fail(braidSystemError, "ib connection to rank ", peer, ": ", errnoText("ibv_reg_mr", errno),
-         " (", bytes, " bytes; is the locked-memory limit, ulimit -l, too low?)");
-  }
-  return mr;
-}
-
 }  // namespace
-
-IbConnection::IbConnection(int peer, std::shared_ptr<IbPort> port, Fd side, size_t slotBytes,
-                           int nslots, const Deadline& deadline)
-    : Connection(peer),
-      port_(std::move(port)),
-      side_(std::move(side)),
-      slotBytes_(slotBytes),
-      nslots_(nslots),
-      maxSendWr_(2 * static_cast<uint32_t>(nslots) + 2),
-      recvDepth_(2 * static_cast<uint32_t>(nslots) + 2),
-      ring_(allocatePages(slotBytes * static_cast<size_t>(nslots))),
-      stage_(allocatePages(slotBytes * static_cast<size_t>(nslots))),
-      registrations_(
-          [this](void* begin, size_t bytes) {
-            MemoryRegion r;
-            ibv_mr* mr = registerMemory(port_->pd(), begin, bytes, 0, this->peer());
-            r.lkey = mr->lkey;
-            r.handle = mr;
-            return r;
-          },
-          [](const MemoryRegion& r) { ibv_dereg_mr(static_cast<ibv_mr*>(r.handle)); }),
-      psn_(std::random_device{}() & 0xffffff),
-      credits_(nslots),
-      arrivedBytes_(static_cast<size_t>(nslots), 0) {
-  size_t ringBytes = slotBytes * static_cast<size_t>(nslots);
-  ringMr_.reset(registerMemory(port_->pd(), ring_.get(), ringBytes,
-                               IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE, peer));
-  stageMr_.reset(registerMemory(port_->pd(), stage_.get(), ringBytes, 0, peer));
-  for (int i = 0; i < nslots; ++i)
-    freeStage_.push_back(i);
-  createQueuePair();
-  moveToInit();
-  for (uint32_t i = 0; i < recvDepth_; ++i)
-    postReceive();
-  Endpoint mine = localEndpoint();
-  sendAll(side_.get(), &mine, sizeof(mine), deadline,
-          "ib set-up with rank " + std::to_string(peer));
-  setNonBlocking(side_.get(), true);
-}
-
-IbConnection::~IbConnection() {
-  if (unackedEvents_ > 0) ibv_ack_cq_events(cq_.get(), unackedEvents_);
-}
-
-void IbConnection::createQueuePair() {
-  channel_.reset(ibv_create_comp_channel(port_->context()));
-  if (!channel_) fail(braidSystemError, errnoText("ibv_create_comp_channel", errno));
-  int flags = fcntl(channel_->fd, F_GETFL);
-  if (flags < 0 || fcntl(channel_->fd, F_SETFL, flags | O_NONBLOCK) != 0) {
-    fail(braidSystemError, errnoText("fcntl on the completion channel", errno));
-  }
-  int depth = static_cast<int>(maxSendWr_ + recvDepth_);
-  cq_.reset(ibv_create_cq(port_->context(), depth, nullptr, channel_.get(), 0));
-  if (!cq_) fail(braidSystemError, errnoText("ibv_create_cq", errno));
-  ibv_qp_init_attr init{};
-  init.send_cq = cq_.get();
-  init.recv_cq = cq_.get();
-  init.qp_type = IBV_QPT_RC;
-  init.cap.max_send_wr = maxSendWr_;
-  init.cap.max_recv_wr = recvDepth_;
-  init.cap.max_send_sge = 1;
-  init.cap.max_recv_sge = 1;
-  qp_.reset(ibv_create_qp(port_->pd(), &init));
-  if (!qp_) fail(braidSystemError, errnoText("ibv_create_qp", errno));
-}
-
-void IbConnection::moveToInit() {
-  ibv_qp_attr a{};
-  a.qp_state = IBV_QPS_INIT;
-  a.pkey_index = 0;
-  a.port_num = static_cast<uint8_t>(port_->port());
-  a.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE;
-  int rc = ibv_modify_qp(qp_.get(), &a,
-                         IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
-  if (rc != 0) fail(braidSystemError, errnoText("ibv_modify_qp to INIT", rc));
-}
-
-IbConnection::Endpoint IbConnection::localEndpoint() const {
-  Endpoint e{};
-  e.magic = kEndpointMagic;
-  e.qpn = qp_->qp_num;
-  e.psn = psn_;
-  e.rkey = ringMr_->rkey;
-  e.ringAddr = reinterpret_cast<uintptr_t>(ring_.get());
-  e.slotBytes = slotBytes_;
-  e.nslots = static_cast<uint32_t>(nslots_);
-  e.lid = port_->lid();
-  e.mtu = static_cast<uint8_t>(port_->activeMtu());
-  std::memcpy(e.gid, port_->gid().raw, sizeof(e.gid));
-  return e;
-}
-
-void IbConnection::moveToReadyToSend(const Endpoint& remote) {
-  ibv_qp_attr a{};
-  a.qp_state = IBV_QPS_RTR;
-  a.path_mtu = std::min(port_->activeMtu(), static_cast<ibv_mtu>(remote.mtu));
-  a.dest_qp_num = remote.qpn;
-  a.rq_psn = remote.psn;
-  a.max_dest_rd_atomic = 1;
-  a.min_rnr_timer = 12;
-  a.ah_attr.port_num = static_cast<uint8_t>(port_->port());
-  if (port_->roce()) {
-    a.ah_attr.is_global = 1;
-    std::memcpy(a.ah_attr.grh.dgid.raw, remote.gid, sizeof(remote.gid));
-    a.ah_attr.grh.sgid_index = static_cast<uint8_t>(port_->gidIndex());
-    a.ah_attr.grh.hop_limit = 64;
-  } else {
-    a.ah_attr.dlid = remote.lid;
-  }
-  int rc = ibv_modify_qp(qp_.get(), &a,
-                         IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-                             IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER);
-  if (rc != 0) fail(braidSystemError, errnoText("ibv_modify_qp to RTR", rc));
-  ibv_qp_attr s{};
-  s.qp_state = IBV_QPS_RTS;
-  s.timeout = static_cast<uint8_t>(port_->qpSettings().timeout);
-  s.retry_cnt = static_cast<uint8_t>(port_->qpSettings().retryCount);
-  s.rnr_retry = 7;  // 7: retry forever; a receiver short of receive requests is only slow
-  s.sq_psn = psn_;
-  s.max_rd_atomic = 1;
-  rc = ibv_modify_qp(qp_.get(), &s,
-                     IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
-                         IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC);
-  if (rc != 0) fail(braidSystemError, errnoText("ibv_modify_qp to RTS", rc));
-  BRAID_INFO(kNet, "ib connection to rank %d ready: QP 0x%x -> 0x%x, MTU %d", peer(), qp_->qp_num,
-             remote.qpn, 128 << a.path_mtu);
-}
-
-bool IbConnection::advanceHandshake() {
-  std::string what = "ib set-up with rank " + std::to_string(peer());
-  while (state_ != State::kReady) {
-    char ack = 0;
-    bool endpoint = state_ == State::kAwaitEndpoint;
-    char* dst = endpoint ? reinterpret_cast<char*>(&peerEndpoint_) + peerEndpointBytes_ : &ack;
-    size_t want = endpoint ? sizeof(Endpoint) - peerEndpointBytes_ : 1;
-    ssize_t n = ::recv(side_.get(), dst, want, MSG_DONTWAIT);
-    if (n == 0) fail(braidRemoteError, what, ": rank ", peer(), " closed the connection");
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
-      fail(braidRemoteError, what, ": ", errnoText("recv", errno));
-    }
-    if (!endpoint) {
-      state_ = State::kReady;
-      break;
-    }
-    peerEndpointBytes_ += static_cast<size_t>(n);
-    if (peerEndpointBytes_ < sizeof(Endpoint)) continue;
-    const Endpoint& p = peerEndpoint_;
-    if (p.magic != kEndpointMagic || p.mtu < IBV_MTU_256 || p.mtu > IBV_MTU_4096) {
-      fail(braidRemoteError, what, ": malformed endpoint information");
-    }
-    if (p.slotBytes != slotBytes_ || p.nslots != static_cast<uint32_t>(nslots_)) {
-      fail(braidInvalidUsage, what, ": its slots are ", p.nslots, " x ", p.slotBytes,
-           " bytes, this rank's ", nslots_, " x ", slotBytes_,
-           " (BRAID_CHUNK_SIZE and BRAID_NSLOTS must agree)");
-    }
-    moveToReadyToSend(p);
-    char one = 1;
-    sendAll(side_.get(), &one, 1, Deadline::after(1000), what);
-    state_ = State::kAwaitAck;
-  }
-  return true;
-}
 
 void IbConnection::postReceive() {
   ibv_recv_wr wr{};
@@ -226,32 +54,75 @@ void IbConnection::postReceive() {
   if (rc != 0) fail(braidSystemError, "ib connection to rank ", peer(), ": ibv_post_recv: ", rc);
 }
 
-void IbConnection::postWrite(const char* from, size_t bytes, uint32_t lkey, int stage) {
+void IbConnection::postWrite(const char* from, size_t bytes, uint32_t lkey, uint64_t remote,
+                             uint32_t rkey, uint64_t id, bool withImm, uint32_t imm) {
   ibv_sge sge{reinterpret_cast<uintptr_t>(from), static_cast<uint32_t>(bytes), lkey};
   ibv_send_wr wr{};
-  wr.wr_id = workId(WorkKind::kData, stage);
+  wr.wr_id = id;
   wr.sg_list = &sge;
   wr.num_sge = 1;
-  wr.opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+  wr.opcode = withImm ? IBV_WR_RDMA_WRITE_WITH_IMM : IBV_WR_RDMA_WRITE;
   wr.send_flags = IBV_SEND_SIGNALED;
-  wr.imm_data = htonl(static_cast<uint32_t>(bytes));
-  uint64_t slot = writesPosted_ % static_cast<uint64_t>(nslots_);
-  wr.wr.rdma.remote_addr = peerEndpoint_.ringAddr + slot * slotBytes_;
-  wr.wr.rdma.rkey = peerEndpoint_.rkey;
+  wr.imm_data = imm;
+  wr.wr.rdma.remote_addr = remote;
+  wr.wr.rdma.rkey = rkey;
   ibv_send_wr* bad = nullptr;
   int rc = ibv_post_send(qp_.get(), &wr, &bad);
   if (rc != 0) {
     fail(braidRemoteError, "ib connection to rank ", peer(), ": ", errnoText("ibv_post_send", rc));
   }
+  ++sendsInFlight_;
+}
+
+void IbConnection::postSlotWrite(const char* from, size_t bytes, uint32_t lkey, int stage) {
+  uint64_t slot = writesPosted_ % static_cast<uint64_t>(nslots_);
+  postWrite(from, bytes, lkey, peerEndpoint_.ringAddr + slot * slotBytes_, peerEndpoint_.rkey,
+            workId(WorkKind::kData, stage), true,
+            immediate(ImmKind::kSlot, static_cast<uint32_t>(bytes - 1)));
   ++writesPosted_;
   --credits_;
   ++dataInFlight_;
 }
 
+bool IbConnection::postDirect() {
+  if (advertsArrived_ == advertsUsed_) return false;
+  PendingSend& s = sends_.front();
+  Advert a{};
+  std::memcpy(&a, advertsIn_.get() + (advertsUsed_ % kAdverts) * sizeof(Advert), sizeof(a));
+  if (a.bytes != s.bytes) {
+    fail(braidInvalidUsage, "rank ", peer(), " expects ", a.bytes, " bytes where this rank sends ",
+         s.bytes, " (the ranks' calls differ)");
+  }
+  MemoryRegion r = registrations_.cover(s.data, s.bytes);
+  size_t piece = std::min(kMaxWriteBytes, s.bytes - s.done);
+  bool last = s.done + piece == s.bytes;
+  postWrite(s.data + s.done, piece, r.lkey, a.addr + s.done, a.rkey, workId(WorkKind::kData, -1),
+            last, immediate(ImmKind::kDirect, 0));
+  ++dataInFlight_;
+  s.done += piece;
+  if (last) ++advertsUsed_;
+  return true;
+}
+
+// The slot handed out is taken off the free list at once: the caller fills it while progress()
+// runs (on this and other connections), which may complete writes (pushing freed slots) or copy
+// a caller's send through a free slot; neither may change or reuse the slot postSlot() sends.
+void* IbConnection::sendSlot() {
+  if (handedOut_ < 0) {
+    handedOut_ = freeStage_.back();
+    freeStage_.pop_back();
+  }
+  return stageSlot(handedOut_);
+}
+
 void IbConnection::postSlot(size_t bytes) {
-  int stage = freeStage_.back();
-  if (bytes == 0) return;  // empty messages do not travel; the receiver expects none
-  freeStage_.pop_back();
+  if (handedOut_ < 0) sendSlot();
+  int stage = handedOut_;
+  handedOut_ = -1;
+  if (bytes == 0) {  // empty messages do not travel; the receiver expects none
+    freeStage_.push_back(stage);
+    return;
+  }
   sends_.push_back(PendingSend{nullptr, bytes, 0, stage});
   postWrites();
 }
@@ -265,10 +136,20 @@ void IbConnection::postSend(const void* data, size_t bytes) {
 
 bool IbConnection::postWrites() {
   bool moved = false;
-  while (ready() && !sends_.empty() && credits_ > 0 && !sendQueueFull()) {
+  while (ready() && !sends_.empty() && !sendQueueFull()) {
     PendingSend& s = sends_.front();
+    if (s.data != nullptr && isDirect(s.bytes)) {
+      if (!postDirect()) break;
+      moved = true;
+      if (s.done == s.bytes) {
+        sends_.pop_front();
+        --callerSends_;
+      }
+      continue;
+    }
+    if (credits_ == 0) break;
     if (s.data == nullptr) {
-      postWrite(stageSlot(s.stage), s.bytes, stageMr_->lkey, s.stage);
+      postSlotWrite(stageSlot(s.stage), s.bytes, stageMr_->lkey, s.stage);
       sends_.pop_front();
       moved = true;
       continue;
@@ -276,13 +157,13 @@ bool IbConnection::postWrites() {
     size_t piece = std::min(slotBytes_, s.bytes - s.done);
     if (s.bytes >= kZeroCopyMinBytes) {
       MemoryRegion r = registrations_.cover(s.data, s.bytes);
-      postWrite(s.data + s.done, piece, r.lkey, -1);
+      postSlotWrite(s.data + s.done, piece, r.lkey, -1);
     } else {
       if (freeStage_.empty()) break;
       int stage = freeStage_.back();
       freeStage_.pop_back();
       std::memcpy(stageSlot(stage), s.data + s.done, piece);
-      postWrite(stageSlot(stage), piece, stageMr_->lkey, stage);
+      postSlotWrite(stageSlot(stage), piece, stageMr_->lkey, stage);
     }
     moved = true;
     s.done += piece;
@@ -307,12 +188,42 @@ bool IbConnection::returnCredits() {
     fail(braidRemoteError, "ib connection to rank ", peer(), ": ", errnoText("ibv_post_send", rc));
   }
   creditsToReturn_ = 0;
-  ++creditsInFlight_;
+  ++sendsInFlight_;
   return true;
 }
 
+bool IbConnection::sendAdverts() {
+  bool moved = false;
+  // An advert's entry, here and in the peer's ring, is reused once its message has landed and its
+  // own write has completed.
+  uint64_t reusable = std::min(directsLanded_, advertsCompleted_);
+  while (ready() && !unsentAdverts_.empty() && advertsSent_ - reusable < kAdverts &&
+         !sendQueueFull()) {
+    size_t slot = advertsSent_ % kAdverts;
+    char* out = advertsOut_.get() + slot * sizeof(Advert);
+    std::memcpy(out, &unsentAdverts_.front(), sizeof(Advert));
+    postWrite(out, sizeof(Advert), advertsOutMr_->lkey,
+              peerEndpoint_.advertAddr + slot * sizeof(Advert), peerEndpoint_.advertRkey,
+              workId(WorkKind::kAdvert, -1), true, immediate(ImmKind::kAdvert, 0));
+    unsentAdverts_.pop_front();
+    ++advertsSent_;
+    moved = true;
+  }
+  return moved;
+}
+
 void IbConnection::postRecv(void* data, size_t bytes) {
-  recvs_.push_back(PendingRecv{static_cast<char*>(data), bytes, 0});
+  bool direct = isDirect(bytes);
+  recvs_.push_back(PendingRecv{static_cast<char*>(data), bytes, 0, direct});
+  if (!direct) return;
+  MemoryRegion r = recvRegistrations_.cover(data, bytes);
+  unsentAdverts_.push_back(Advert{reinterpret_cast<uintptr_t>(data), bytes, r.rkey, 0});
+  sendAdverts();
+}
+
+void IbConnection::operationDone() {
+  registrations_.releaseAll();
+  recvRegistrations_.releaseAll();
 }
 
 void IbConnection::postRecvSlot(size_t bytes) {
@@ -320,7 +231,7 @@ void IbConnection::postRecvSlot(size_t bytes) {
     fail(braidInternalError, "staged receive of ", bytes, " bytes exceeds the slot size ",
          slotBytes_);
   }
-  recvs_.push_back(PendingRecv{nullptr, bytes, 0});
+  recvs_.push_back(PendingRecv{nullptr, bytes, 0, false});
 }
 
 bool IbConnection::recvReady() const {
@@ -360,7 +271,9 @@ bool IbConnection::copyIntoCallerMemory() {
   bool moved = false;
   for (PendingRecv& r : recvs_) {
     if (r.data != nullptr && r.done == r.bytes) continue;
-    if (r.data == nullptr) break;  // a staged receive keeps its slot until consumed
+    // A staged receive keeps its slot until consumed; a direct one is written in place by the
+    // peer, and nothing after it can have arrived before it.
+    if (r.data == nullptr || r.direct) break;
     while (r.done < r.bytes && arrived_ > consumed_) {
       size_t piece = std::min(slotBytes_, r.bytes - r.done);
       checkArrivedBytes(piece);
@@ -381,14 +294,36 @@ std::string IbConnection::completionError(const ibv_wc& wc) const {
          std::to_string(port_->port()) + ")";
 }
 
-void IbConnection::onArrival(const ibv_wc& wc) {
-  uint32_t value = ntohl(wc.imm_data);
-  if (wc.opcode == IBV_WC_RECV_RDMA_WITH_IMM) {
-    if (value > slotBytes_ || arrived_ - consumed_ >= static_cast<uint64_t>(nslots_)) {
-      fail(braidRemoteError, "rank ", peer(), " wrote ", value, " bytes past its credits");
+void IbConnection::onDirectLanded() {
+  for (PendingRecv& r : recvs_) {
+    if (r.direct && r.done < r.bytes) {
+      r.done = r.bytes;
+      ++directsLanded_;
+      return;
     }
-    arrivedBytes_[arrived_ % static_cast<uint64_t>(nslots_)] = value;
+  }
+  fail(braidRemoteError, "rank ", peer(), " completed a direct write nothing was waiting for");
+}
+
+void IbConnection::onArrival(const ibv_wc& wc) {
+  uint32_t raw = ntohl(wc.imm_data);
+  auto kind = static_cast<ImmKind>(raw >> kImmKindShift);
+  uint32_t value = raw & kImmValueMask;
+  if (wc.opcode == IBV_WC_RECV_RDMA_WITH_IMM && kind == ImmKind::kSlot) {
+    if (value >= slotBytes_ || arrived_ - consumed_ >= static_cast<uint64_t>(nslots_)) {
+      fail(braidRemoteError, "rank ", peer(), " wrote ", value + 1, " bytes past its credits");
+    }
+    arrivedBytes_[arrived_ % static_cast<uint64_t>(nslots_)] = value + 1;
     ++arrived_;
+  } else if (wc.opcode == IBV_WC_RECV_RDMA_WITH_IMM && kind == ImmKind::kAdvert) {
+    if (advertsArrived_ - advertsUsed_ >= kAdverts) {
+      fail(braidRemoteError, "rank ", peer(), " advertised more buffers than it may");
+    }
+    ++advertsArrived_;
+  } else if (wc.opcode == IBV_WC_RECV_RDMA_WITH_IMM && kind == ImmKind::kDirect) {
+    onDirectLanded();
+  } else if (wc.opcode == IBV_WC_RECV_RDMA_WITH_IMM) {
+    fail(braidRemoteError, "rank ", peer(), " sent an unknown immediate ", raw);
   } else {
     if (value > static_cast<uint32_t>(nslots_ - credits_)) {
       fail(braidRemoteError, "rank ", peer(), " returned ", value, " credits it did not have");
@@ -400,20 +335,18 @@ void IbConnection::onArrival(const ibv_wc& wc) {
 
 void IbConnection::onCompletion(const ibv_wc& wc) {
   WorkKind kind = kindOf(wc.wr_id);
+  if (kind != WorkKind::kArrival) --sendsInFlight_;
   if (wc.status != IBV_WC_SUCCESS) {
-    // Flushes follow the first failure; that one says what happened.
-    if (broken_.empty() || wc.status != IBV_WC_WR_FLUSH_ERR) {
-      if (broken_.empty()) broken_ = completionError(wc);
-    }
-    if (kind == WorkKind::kData) fail(braidRemoteError, broken_);
-    if (kind == WorkKind::kCredit) --creditsInFlight_;
+    // The first failure says what happened; flushes of everything queued behind it follow.
+    if (broken_.empty()) broken_ = completionError(wc);
+    if (kind == WorkKind::kData || kind == WorkKind::kAdvert) fail(braidRemoteError, broken_);
     return;
   }
   if (kind == WorkKind::kArrival) {
     onArrival(wc);
-  } else if (kind == WorkKind::kCredit) {
-    --creditsInFlight_;
-  } else {
+  } else if (kind == WorkKind::kAdvert) {
+    ++advertsCompleted_;
+  } else if (kind == WorkKind::kData) {
     --dataInFlight_;
     if (stageOf(wc.wr_id) >= 0) freeStage_.push_back(stageOf(wc.wr_id));
   }
@@ -478,6 +411,7 @@ bool IbConnection::progress() {
   bool moved = pollCompletions();
   moved |= copyIntoCallerMemory();
   moved |= postWrites();
+  moved |= sendAdverts();
   moved |= returnCredits();
   if (!moved) failIfStranded();
   return moved;

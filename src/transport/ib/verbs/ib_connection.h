@@ -2,17 +2,23 @@
 //
 // Each side registers a ring of nslots slots that the peer writes into with RDMA WRITE WITH
 // IMMEDIATE (DESIGN §5); the immediate carries the byte count, and RC delivers writes in order, so
-// the n-th arrival fills slot n % nslots. The sender holds one credit per free slot of the peer's
-// ring; the receiver hands credits back, batched, as zero-length SEND WITH IMMEDIATE messages
-// (count in the immediate) once the algorithm has consumed the slots. Both kinds of arrival use
-// zero-length receive requests, of which 2*nslots+2 stay posted: at most nslots data writes and
-// nslots credit messages can be outstanding toward a side.
+// the n-th slot arrival fills slot n % nslots. The sender holds one credit per free slot of the
+// peer's ring; the receiver hands credits back, batched, as zero-length SEND WITH IMMEDIATE
+// messages (count in the immediate) once the algorithm has consumed the slots.
 //  - sendSlot() is a registered local staging slot; postSlot() writes it to the peer's next slot.
-//  - postSend() of caller memory: pieces of up to a slot each. From kZeroCopyMinBytes on they are
-//    written straight from the caller's memory (registered through a RegistrationCache, released
-//    by operationDone()); smaller ones are copied through a staging slot first.
-//  - Staged receives hand the algorithm the ring slot in place; caller-memory receives are copied
-//    out of the ring piece by piece.
+//  - A message of at most a slot from caller memory: from kZeroCopyMinBytes on it is written
+//    straight from the caller's memory, smaller ones are copied through a staging slot first.
+//  - A message longer than a slot goes straight from caller memory to caller memory (both sides
+//    know: a staged receive is never longer than a slot). The receiver registers its buffer and
+//    advertises it (address, key, length) by an RDMA write with immediate into the sender's
+//    advert ring of kAdverts entries; the sender writes the message into it, the last write
+//    carrying an immediate that completes the receive. No slot and no copy on either side.
+//  - Caller memory is registered through RegistrationCaches, released by operationDone().
+//  - Staged receives hand the algorithm the ring slot in place; shorter caller-memory receives
+//    are copied out of the ring piece by piece.
+// Every arrival uses a zero-length receive request; enough stay posted for the most that can be
+// outstanding (nslots slot writes, nslots credit messages, kAdverts adverts, kAdverts direct
+// completions).
 //  - Completions (ours and the peer's arrivals) come through one completion queue, polled by
 //    progress(); prepareToSleep() arms its completion channel, whose fd wakes the poll().
 // Set-up: the endpoint (QP number, PSN, GID/LID, MTU, ring address and key) goes over the TCP side
@@ -39,6 +45,7 @@ namespace braid {
 class IbConnection final : public Connection {
  public:
   static constexpr size_t kZeroCopyMinBytes = 64 << 10;
+  static constexpr int kAdverts = 4;
 
   IbConnection(int peer, std::shared_ptr<IbPort> port, Fd side, size_t slotBytes, int nslots,
                const Deadline& deadline);
@@ -47,8 +54,10 @@ class IbConnection final : public Connection {
   const char* transportName() const override { return "ib"; }
   size_t slotBytes() const override { return slotBytes_; }
 
-  bool sendSlotFree() const override { return !freeStage_.empty() && callerSends_ == 0; }
-  void* sendSlot() override { return stageSlot(freeStage_.back()); }
+  bool sendSlotFree() const override {
+    return (handedOut_ >= 0 || !freeStage_.empty()) && callerSends_ == 0;
+  }
+  void* sendSlot() override;
   void postSlot(size_t bytes) override;
   void postSend(const void* data, size_t bytes) override;
   bool sendsDone() const override { return sends_.empty() && dataInFlight_ == 0; }
@@ -63,7 +72,7 @@ class IbConnection final : public Connection {
   bool progress() override;
   bool prepareToSleep(std::vector<pollfd>* fds) override;
   void shutdown() override;
-  void operationDone() override { registrations_.releaseAll(); }
+  void operationDone() override;
 
   // What both sides exchange over the side channel.
   struct Endpoint {
@@ -78,6 +87,16 @@ class IbConnection final : public Connection {
     uint8_t mtu;  // enum ibv_mtu
     uint8_t pad;
     uint8_t gid[16];
+    uint64_t advertAddr;
+    uint32_t advertRkey;
+    uint32_t pad2;
+  };
+  // A receive buffer offered for a direct write.
+  struct Advert {
+    uint64_t addr;
+    uint64_t bytes;
+    uint32_t rkey;
+    uint32_t pad;
   };
 
  private:
@@ -92,6 +111,7 @@ class IbConnection final : public Connection {
     char* data;  // nullptr: staged (the ring slot itself is the data)
     size_t bytes;
     size_t done;
+    bool direct;  // longer than a slot: the peer writes it in place
   };
   template <typename T, int (*Destroy)(T*)>
   struct Deleter {
@@ -100,19 +120,29 @@ class IbConnection final : public Connection {
   using Buffer = std::unique_ptr<char, void (*)(void*)>;
 
   bool ready() const { return state_ == State::kReady; }
+  bool isDirect(size_t bytes) const { return bytes > slotBytes_; }
   char* stageSlot(int i) const { return stage_.get() + static_cast<size_t>(i) * slotBytes_; }
   char* ringSlot(uint64_t n) const {
     return ring_.get() + (n % static_cast<uint64_t>(nslots_)) * slotBytes_;
   }
+  ibv_mr* registerMemory(void* addr, size_t bytes, int access) const;
+  RegistrationCache makeCache(int access);
   void createQueuePair();
   void moveToInit();
   void moveToReadyToSend(const Endpoint& remote);
   Endpoint localEndpoint() const;
   bool advanceHandshake();
   void postReceive();
-  void postWrite(const char* from, size_t bytes, uint32_t lkey, int stage);
-  // Moves queued sends onto the wire as far as credits and the send queue allow.
+  // Posts one signaled RDMA write (with `imm` unless noImmediate) to the peer's memory.
+  void postWrite(const char* from, size_t bytes, uint32_t lkey, uint64_t remote, uint32_t rkey,
+                 uint64_t workId, bool withImm, uint32_t imm);
+  void postSlotWrite(const char* from, size_t bytes, uint32_t lkey, int stage);
+  // Writes the front send (longer than a slot) into the buffer the peer advertised; false while
+  // no advert is there.
+  bool postDirect();
+  // Moves queued sends onto the wire as far as credits, adverts and the send queue allow.
   bool postWrites();
+  bool sendAdverts();
   bool returnCredits();
   bool copyIntoCallerMemory();
   bool pollCompletions();
@@ -121,12 +151,13 @@ class IbConnection final : public Connection {
   // A piece arrives in the next ring slot to be consumed; checks it is the size expected.
   void checkArrivedBytes(size_t expected) const;
   void releaseSlot();
+  void onDirectLanded();
   void consumeChannelEvents();
   void watchSideChannel();
   // The peer died, or the queue pair failed: an error if this side still needs it.
   void failIfStranded();
   std::string completionError(const ibv_wc& wc) const;
-  bool sendQueueFull() const { return dataInFlight_ + creditsInFlight_ >= maxSendWr_; }
+  bool sendQueueFull() const { return sendsInFlight_ >= maxSendWr_; }
 
   std::shared_ptr<IbPort> port_;
   Fd side_;
@@ -134,14 +165,19 @@ class IbConnection final : public Connection {
   int nslots_;
   uint32_t maxSendWr_;
   uint32_t recvDepth_;
-  Buffer ring_;   // the peer writes here
-  Buffer stage_;  // this side's staging slots
+  Buffer ring_;        // the peer writes here
+  Buffer stage_;       // this side's staging slots
+  Buffer advertsIn_;   // the peer's adverts land here
+  Buffer advertsOut_;  // this side's adverts, while their writes are in flight
   std::unique_ptr<ibv_mr, Deleter<ibv_mr, ibv_dereg_mr>> ringMr_;
   std::unique_ptr<ibv_mr, Deleter<ibv_mr, ibv_dereg_mr>> stageMr_;
+  std::unique_ptr<ibv_mr, Deleter<ibv_mr, ibv_dereg_mr>> advertsInMr_;
+  std::unique_ptr<ibv_mr, Deleter<ibv_mr, ibv_dereg_mr>> advertsOutMr_;
   std::unique_ptr<ibv_comp_channel, Deleter<ibv_comp_channel, ibv_destroy_comp_channel>> channel_;
   std::unique_ptr<ibv_cq, Deleter<ibv_cq, ibv_destroy_cq>> cq_;
   std::unique_ptr<ibv_qp, Deleter<ibv_qp, ibv_destroy_qp>> qp_;
-  RegistrationCache registrations_;
+  RegistrationCache registrations_;      // caller memory this side sends from
+  RegistrationCache recvRegistrations_;  // caller memory the peer writes into
   uint32_t psn_;
   State state_ = State::kAwaitEndpoint;
   Endpoint peerEndpoint_{};
@@ -149,12 +185,15 @@ class IbConnection final : public Connection {
 
   // Sending.
   std::vector<int> freeStage_;
+  int handedOut_ = -1;  // the staging slot sendSlot() returned, until postSlot()
   std::deque<PendingSend> sends_;
-  int callerSends_ = 0;  // caller-memory entries in sends_
-  int credits_;          // free slots in the peer's ring
-  uint64_t writesPosted_ = 0;
-  uint32_t dataInFlight_ = 0;
-  uint32_t creditsInFlight_ = 0;
+  int callerSends_ = 0;          // caller-memory entries in sends_
+  int credits_;                  // free slots in the peer's ring
+  uint64_t writesPosted_ = 0;    // slot writes
+  uint32_t dataInFlight_ = 0;    // data writes (slot or direct) not yet completed
+  uint32_t sendsInFlight_ = 0;   // every send request not yet completed
+  uint64_t advertsArrived_ = 0;  // in advertsIn_
+  uint64_t advertsUsed_ = 0;     // direct messages written
 
   // Receiving.
   std::deque<PendingRecv> recvs_;
@@ -162,6 +201,10 @@ class IbConnection final : public Connection {
   uint64_t arrived_ = 0;                // data writes landed in the ring
   uint64_t consumed_ = 0;               // ring slots released
   int creditsToReturn_ = 0;
+  std::deque<Advert> unsentAdverts_;
+  uint64_t advertsSent_ = 0;
+  uint64_t advertsCompleted_ = 0;  // their writes completed here
+  uint64_t directsLanded_ = 0;     // direct messages received (their adverts are consumed)
 
   std::vector<ibv_wc> stashed_;  // completions prepareToSleep() found after arming
   bool armed_ = false;
