@@ -177,8 +177,8 @@ class Comm {
   std::unique_ptr<Bootstrap> bootstrap_;
   int cudaDevice_;
   std::vector<PeerInfo> peers_;
-  std::vector<int> ringOrder_;                            // ranks in ring order
-  std::vector<int> ringPosition_;                         // by rank: its index in ringOrder_
+  std::vector<int> ringOrder_;     // ranks in ring order
+  std::vector<int> ringPosition_;  // by rank: its index in ringOrder_
   IbProbe ib_;
   std::vector<std::unique_ptr<Connection>> connections_;  // by peer rank
   std::vector<Connection*> open_;                         // the non-null ones
