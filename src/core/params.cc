@@ -38,7 +38,7 @@ constexpr ParamSpec kParams[] = {
     {"BRAID_IB_DISABLE", "0", "1: never use verbs (InfiniBand/RoCE); peers on other hosts use tcp"},
     {"BRAID_IB_HCA", "",
      "verbs devices to use: prefix list with optional ports (mlx5_0:1,mlx5_1), ^ excludes, = "
-     "exact; default: the first active port"},
+     "exact; default: the first active port, on the device nearest this process's NUMA node"},
     {"BRAID_IB_GID_INDEX", "-1",
      "RoCE GID index to use; -1 scans the GID table for RoCE v2 with an IPv4-mapped address"},
     {"BRAID_IB_TIMEOUT", "18",

@@ -7,15 +7,30 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "transport/ib/gid_select.h"
 #include "transport/ib/hca_filter.h"
+#include "transport/ib/nic_order.h"
 #include "transport/ib/registration_cache.h"
 
 namespace braid {
 namespace {
+
+// The device nearest this process's NUMA node is tried first (two-numa-switches.xml: mlx5_0 and
+// mlx5_1 on NUMA 0, mlx5_2 on NUMA 1); the others keep the driver's order, as does a machine whose
+// topology says nothing.
+TEST(NicOrder, NearestToTheProcessNumaNodeFirst) {
+  if (!topologyHasHwloc()) GTEST_SKIP() << "built without hwloc: topology XML cannot be loaded";
+  const std::string xml = std::string(BRAID_TOPOLOGY_DATA) + "/two-numa-switches.xml";
+  const std::vector<std::string> driver = {"mlx5_0", "mlx5_1", "mlx5_2"};
+  EXPECT_EQ(devicesNearestFirst(driver, loadTopologyXml(xml, {{4}, 4})),
+            (std::vector<std::string>{"mlx5_2", "mlx5_0", "mlx5_1"}));
+  EXPECT_EQ(devicesNearestFirst(driver, loadTopologyXml(xml, {{0}, 0})), driver);
+  EXPECT_EQ(devicesNearestFirst(driver, Topology{}), driver);
+}
 
 TEST(HcaFilter, EmptyAllowsEverything) {
   HcaFilter f = HcaFilter::parse("");

@@ -34,9 +34,10 @@ struct IbProbe {
   std::string description;
 };
 
-// Opens the first active port that BRAID_IB_HCA allows, with the GID BRAID_IB_GID_INDEX names or
-// the scan of its GID table picks. Bad settings throw braidInvalidArgument; a machine without a
-// usable port is not an error (the description says why).
+// Opens the first active port that BRAID_IB_HCA allows, trying the device nearest this process's
+// NUMA node first, with the GID BRAID_IB_GID_INDEX names or the scan of its GID table picks. Bad
+// settings throw braidInvalidArgument; a machine without a usable port is not an error (the
+// description says why).
 IbProbe probeIb();
 
 // A connection to `peer` over `port`. `side` is a TCP stream to the peer (from the bootstrap) that

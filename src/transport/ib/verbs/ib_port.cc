@@ -1,5 +1,6 @@
-// probeIb: walk the verbs devices BRAID_IB_HCA allows, take the first active port with a usable
-// address (a RoCE GID from the table scan, or the LID on InfiniBand), and say why when none is.
+// probeIb: walk the verbs devices BRAID_IB_HCA allows, nearest to this process's NUMA node first
+// (nic_order.h), take the first active port with a usable address (a RoCE GID from the table scan,
+// or the LID on InfiniBand), and say why when none is.
 #include "transport/ib/verbs/ib_port.h"
 
 #include <array>
@@ -9,9 +10,11 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/params.h"
 #include "transport/ib/gid_select.h"
 #include "transport/ib/hca_filter.h"
+#include "transport/ib/nic_order.h"
 
 namespace braid {
 
@@ -141,9 +144,26 @@ IbProbe probeIb() {
   int n = 0;
   std::unique_ptr<ibv_device*, DeviceListDeleter> list(ibv_get_device_list(&n));
   if (!list || n == 0) return IbProbe{nullptr, IbFabric::kNone, "no verbs devices on this host"};
+  // Several devices: start from the one nearest this process's NUMA node (the driver's order
+  // where the topology cannot be read).
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i)
+    names.emplace_back(ibv_get_device_name(list.get()[i]));
+  if (n > 1) {
+    try {
+      names = devicesNearestFirst(std::move(names), processTopology());
+    } catch (const Error& e) {
+      BRAID_INFO(kNet, "ib: devices tried in the driver's order (topology unavailable: %s)",
+                 e.what());
+    }
+  }
   std::string why;
-  for (int i = 0; i < n; ++i) {
-    std::shared_ptr<IbPort> port = openDevicePort(list.get()[i], filter, forcedGid, qp, &why);
+  for (const std::string& name : names) {
+    ibv_device* device = nullptr;
+    for (int i = 0; i < n && device == nullptr; ++i) {
+      if (name == ibv_get_device_name(list.get()[i])) device = list.get()[i];
+    }
+    std::shared_ptr<IbPort> port = openDevicePort(device, filter, forcedGid, qp, &why);
     if (port) {
       IbFabric fabric = port->roce() ? IbFabric::kRoce : IbFabric::kInfiniBand;
       return IbProbe{port, fabric, port->describe()};
