@@ -10,6 +10,7 @@
 #include "algorithms/algorithm.h"
 #include "algorithms/point_to_point.h"
 #include "api/handles.h"
+#include "cuda/device_proxy.h"
 #include "cuda/pointer_kind.h"
 #include "reduce/reduce.h"
 
@@ -23,6 +24,8 @@ struct QueuedOp {
   CollArgs coll;
   const Algorithm* algorithm;
   PointToPointOp p2p;
+  bool onDevice;  // stream-ordered on `stream` (see device_proxy.h)
+  void* stream;
 };
 
 struct GroupState {
@@ -64,13 +67,31 @@ size_t bytesOf(size_t count, size_t typeSize, size_t multiplier) {
   return count * typeSize * multiplier;
 }
 
-void checkBuffer(const void* p, size_t bytes, const char* name) {
+// What a call's buffers are: whether any holds bytes in host memory, any in device memory.
+struct BufferKinds {
+  bool host = false;
+  bool device = false;
+};
+
+void checkBuffer(const void* p, size_t bytes, const char* name, BufferKinds* kinds) {
   if (bytes == 0) return;
   if (p == nullptr) fail(braidInvalidArgument, name, " is NULL but holds ", bytes, " bytes");
-  if (memoryKind(p) == MemoryKind::kDevice) {
-    fail(braidInvalidArgument, name,
-         " is CUDA device memory; this build of Braid supports host buffers only");
+  if (memoryKind(p) == MemoryKind::kHost) {
+    kinds->host = true;
+    return;
   }
+  if (!DeviceProxy::available()) {
+    fail(braidInvalidArgument, name,
+         " is CUDA device memory; this build of Braid has no CUDA support (nvcc was not found "
+         "when it was configured)");
+  }
+  kinds->device = true;
+}
+
+// A call is stream-ordered when it has a device buffer, or when it names a stream and has no
+// host buffer (a barrier, a count of 0): then it takes its place on that stream.
+bool streamOrdered(const BufferKinds& kinds, void* stream) {
+  return kinds.device || (stream != nullptr && !kinds.host && DeviceProxy::available());
 }
 
 bool overlap(const void* a, size_t an, const void* b, size_t bn) {
@@ -143,7 +164,104 @@ void runQueue(Comm& comm, std::span<const QueuedOp* const> ops) {
   }
 }
 
-// Runs every queued operation: each communicator's on its own thread when there are several
+// The device buffers op reads and writes; its host buffers, if any, are used where they are.
+void addDeviceSpans(const QueuedOp& op, int rank, int nranks, std::vector<DeviceSpan>* spans) {
+  auto add = [&](const void* p, size_t bytes, bool in, bool out) {
+    if (bytes > 0 && memoryKind(p) == MemoryKind::kDevice) spans->push_back({p, bytes, in, out});
+  };
+  if (!op.isCollective) {
+    const PointToPointOp& p = op.p2p;
+    add(p.buffer, p.count * p.typeSize, p.isSend, !p.isSend);
+    return;
+  }
+  const CollArgs& a = op.coll;
+  size_t bytes = a.count * a.typeSize;
+  size_t total = bytes * static_cast<size_t>(nranks);
+  switch (a.kind) {
+    case OpKind::kAllReduce:
+      add(a.send, bytes, true, false);
+      add(a.recv, bytes, false, true);
+      break;
+    case OpKind::kBroadcast:
+      if (rank == a.root) add(a.send, bytes, true, false);
+      add(a.recv, bytes, false, true);
+      break;
+    case OpKind::kReduce:
+      add(a.send, bytes, true, false);
+      if (rank == a.root) add(a.recv, bytes, false, true);
+      break;
+    case OpKind::kAllGather:
+      add(a.send, bytes, true, false);
+      add(a.recv, total, false, true);
+      break;
+    case OpKind::kReduceScatter:
+      add(a.send, total, true, false);
+      add(a.recv, bytes, false, true);
+      break;
+    case OpKind::kAlltoAll:
+      add(a.send, total, true, false);
+      add(a.recv, total, false, true);
+      break;
+    default:
+      break;
+  }
+}
+
+// Puts one communicator's stream-ordered operations (all on one stream) on that stream; its proxy
+// thread runs them on the staged buffers when the stream gets there.
+void enqueueOnDevice(Comm& comm, std::span<const QueuedOp* const> ops) {
+  void* stream = ops[0]->stream;
+  std::vector<DeviceSpan> spans;
+  std::vector<QueuedOp> copies;
+  for (const QueuedOp* op : ops) {
+    if (op->stream != stream) {
+      fail(braidInvalidUsage, "a group's calls on device buffers for rank ", comm.rank(),
+           " use different streams; one communicator takes one stream per group");
+    }
+    addDeviceSpans(*op, comm.rank(), comm.nranks(), &spans);
+    copies.push_back(*op);
+  }
+  Comm* c = &comm;
+  comm.deviceProxy().enqueue(stream, spans, [c, copies](const DeviceProxy::Translate& staged) {
+    std::vector<QueuedOp> local = copies;
+    std::vector<const QueuedOp*> order;
+    for (QueuedOp& op : local) {
+      if (op.isCollective) {
+        op.coll.send = staged(op.coll.send);
+        op.coll.recv = staged(op.coll.recv);
+      } else {
+        op.p2p.buffer = staged(op.p2p.buffer);
+      }
+      order.push_back(&op);
+    }
+    try {
+      runQueue(*c, order);
+      return true;
+    } catch (const std::exception& e) {
+      c->setLastError(e.what());
+      return false;
+    }
+  });
+}
+
+// Runs (or, on device buffers, enqueues) one communicator's share of a call or group.
+void runComm(Comm& comm, std::span<const QueuedOp* const> ops) {
+  size_t onDevice = 0;
+  for (const QueuedOp* op : ops)
+    onDevice += op->onDevice ? 1 : 0;
+  if (onDevice == ops.size()) return enqueueOnDevice(comm, ops);
+  if (onDevice > 0) {
+    fail(braidInvalidUsage, "a group mixes host-buffer and stream-ordered calls for rank ",
+         comm.rank(), "; put them in separate groups");
+  }
+  // Device work in flight on this communicator finishes first, and cannot start meanwhile.
+  std::unique_lock<std::mutex> exclusive;
+  if (DeviceProxy* proxy = comm.deviceProxyIfMade()) exclusive = proxy->exclusive();
+  runQueue(comm, ops);
+}
+
+// Runs every queued operation. Stream-ordered shares are enqueued from this thread (it has the
+// caller's CUDA device); the others run on a thread per communicator when there are several
 // (ranks of one process driven from one thread), else on this thread.
 void runGroup(std::vector<QueuedOp> ops) {
   std::vector<Comm*> comms;
@@ -161,13 +279,21 @@ void runGroup(std::vector<QueuedOp> ops) {
   std::vector<std::unique_ptr<CommRef>> refs;
   for (Comm* c : comms)
     refs.push_back(std::make_unique<CommRef>(toHandle(c)));
-  if (comms.size() == 1) return runQueue(*comms[0], perComm[0]);
+  if (comms.size() == 1) return runComm(*comms[0], perComm[0]);
+  bool allDevice = true;
+  for (const QueuedOp& op : ops)
+    allDevice = allDevice && op.onDevice;
+  if (allDevice) {
+    for (size_t k = 0; k < comms.size(); ++k)
+      enqueueOnDevice(*comms[k], perComm[k]);
+    return;
+  }
   std::vector<std::thread> threads;
   std::vector<std::exception_ptr> errors(comms.size());
   for (size_t k = 0; k < comms.size(); ++k) {
     threads.emplace_back([&, k] {
       try {
-        runQueue(*comms[k], perComm[k]);
+        runComm(*comms[k], perComm[k]);
       } catch (...) {
         errors[k] = std::current_exception();
       }
@@ -197,11 +323,11 @@ void submit(const QueuedOp& op) {
     return;
   }
   const QueuedOp* one[] = {&op};
-  runQueue(*op.comm, one);
+  runComm(*op.comm, one);
 }
 
 braidResult_t collective(const char* fn, braidComm_t handle, OpKind kind, const void* send,
-                         void* recv, size_t count, int rawType, int rawOp, int root) {
+                         void* recv, size_t count, int rawType, int rawOp, int root, void* stream) {
   return guarded(fn, handle, [&] {
     CommRef comm(handle);
     braidDataType_t type = checkedType(rawType);
@@ -213,42 +339,43 @@ braidResult_t collective(const char* fn, braidComm_t handle, OpKind kind, const 
     size_t r = static_cast<size_t>(comm->rank());
     size_t bytes = bytesOf(count, es, 1);
     size_t total = bytesOf(count, es, n);
+    BufferKinds kinds;
     switch (kind) {
       case OpKind::kAllReduce:
-        checkBuffer(send, bytes, "sendbuff");
-        checkBuffer(recv, bytes, "recvbuff");
+        checkBuffer(send, bytes, "sendbuff", &kinds);
+        checkBuffer(recv, bytes, "recvbuff", &kinds);
         checkInPlaceOrDisjoint(send, bytes, recv, bytes, recv);
         break;
       case OpKind::kBroadcast:
         checkRoot(root, *comm.get());
-        checkBuffer(recv, bytes, "recvbuff");
+        checkBuffer(recv, bytes, "recvbuff", &kinds);
         if (static_cast<int>(r) == root) {
-          checkBuffer(send, bytes, "sendbuff");
+          checkBuffer(send, bytes, "sendbuff", &kinds);
           checkInPlaceOrDisjoint(send, bytes, recv, bytes, recv);
         }
         break;
       case OpKind::kReduce:
         checkRoot(root, *comm.get());
-        checkBuffer(send, bytes, "sendbuff");
+        checkBuffer(send, bytes, "sendbuff", &kinds);
         if (static_cast<int>(r) == root) {
-          checkBuffer(recv, bytes, "recvbuff");
+          checkBuffer(recv, bytes, "recvbuff", &kinds);
           checkInPlaceOrDisjoint(send, bytes, recv, bytes, recv);
         }
         break;
       case OpKind::kAllGather:
-        checkBuffer(send, bytes, "sendbuff");
-        checkBuffer(recv, total, "recvbuff");
+        checkBuffer(send, bytes, "sendbuff", &kinds);
+        checkBuffer(recv, total, "recvbuff", &kinds);
         checkInPlaceOrDisjoint(send, bytes, recv, total, static_cast<char*>(recv) + r * bytes);
         break;
       case OpKind::kReduceScatter:
-        checkBuffer(send, total, "sendbuff");
-        checkBuffer(recv, bytes, "recvbuff");
+        checkBuffer(send, total, "sendbuff", &kinds);
+        checkBuffer(recv, bytes, "recvbuff", &kinds);
         checkInPlaceOrDisjoint(send, total, recv, bytes,
                                static_cast<char*>(recv) - static_cast<ptrdiff_t>(r * bytes));
         break;
       case OpKind::kAlltoAll:
-        checkBuffer(send, total, "sendbuff");
-        checkBuffer(recv, total, "recvbuff");
+        checkBuffer(send, total, "sendbuff", &kinds);
+        checkBuffer(recv, total, "recvbuff", &kinds);
         if (overlap(send, total, recv, total)) {
           fail(braidInvalidArgument, "braidAlltoAll cannot run in place: the buffers overlap");
         }
@@ -259,17 +386,18 @@ braidResult_t collective(const char* fn, braidComm_t handle, OpKind kind, const 
     CollArgs args{kind, send, recv, count, type, op, root, es};
     if (kind != OpKind::kBroadcast && kind != OpKind::kReduce) args.root = -1;
     const Algorithm& algorithm = chooseAlgorithm(*comm.get(), args);
-    submit(QueuedOp{comm.get(), true, args, &algorithm, {}});
+    submit(QueuedOp{comm.get(), true, args, &algorithm, {}, streamOrdered(kinds, stream), stream});
   });
 }
 
 braidResult_t pointToPoint(const char* fn, braidComm_t handle, bool isSend, const void* buf,
-                           size_t count, int rawType, int peer) {
+                           size_t count, int rawType, int peer, void* stream) {
   return guarded(fn, handle, [&] {
     CommRef comm(handle);
     braidDataType_t type = checkedType(rawType);
     size_t es = dataTypeSize(type);
-    checkBuffer(buf, bytesOf(count, es, 1), isSend ? "sendbuff" : "recvbuff");
+    BufferKinds kinds;
+    checkBuffer(buf, bytesOf(count, es, 1), isSend ? "sendbuff" : "recvbuff", &kinds);
     if (peer < 0 || peer >= comm->nranks()) {
       fail(braidInvalidArgument, "peer ", peer, " is out of range for ", comm->nranks(), " ranks");
     }
@@ -279,7 +407,7 @@ braidResult_t pointToPoint(const char* fn, braidComm_t handle, bool isSend, cons
            "matching call");
     }
     PointToPointOp p{isSend, peer, const_cast<void*>(buf), count, type, es};
-    submit(QueuedOp{comm.get(), false, {}, nullptr, p});
+    submit(QueuedOp{comm.get(), false, {}, nullptr, p, streamOrdered(kinds, stream), stream});
   });
 }
 
@@ -289,56 +417,57 @@ extern "C" {
 
 braidResult_t braidAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                              braidDataType_t datatype, braidRedOp_t op, braidComm_t comm,
-                             braidStream_t) {
+                             braidStream_t stream) {
   return collective("braidAllReduce", comm, OpKind::kAllReduce, sendbuff, recvbuff, count,
-                    rawInt(&datatype), rawInt(&op), -1);
+                    rawInt(&datatype), rawInt(&op), -1, stream);
 }
 
 braidResult_t braidBroadcast(const void* sendbuff, void* recvbuff, size_t count,
-                             braidDataType_t datatype, int root, braidComm_t comm, braidStream_t) {
+                             braidDataType_t datatype, int root, braidComm_t comm,
+                             braidStream_t stream) {
   return collective("braidBroadcast", comm, OpKind::kBroadcast, sendbuff, recvbuff, count,
-                    rawInt(&datatype), braidSum, root);
+                    rawInt(&datatype), braidSum, root, stream);
 }
 
 braidResult_t braidReduce(const void* sendbuff, void* recvbuff, size_t count,
                           braidDataType_t datatype, braidRedOp_t op, int root, braidComm_t comm,
-                          braidStream_t) {
+                          braidStream_t stream) {
   return collective("braidReduce", comm, OpKind::kReduce, sendbuff, recvbuff, count,
-                    rawInt(&datatype), rawInt(&op), root);
+                    rawInt(&datatype), rawInt(&op), root, stream);
 }
 
 braidResult_t braidAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
-                             braidDataType_t datatype, braidComm_t comm, braidStream_t) {
+                             braidDataType_t datatype, braidComm_t comm, braidStream_t stream) {
   return collective("braidAllGather", comm, OpKind::kAllGather, sendbuff, recvbuff, sendcount,
-                    rawInt(&datatype), braidSum, -1);
+                    rawInt(&datatype), braidSum, -1, stream);
 }
 
 braidResult_t braidReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                  braidDataType_t datatype, braidRedOp_t op, braidComm_t comm,
-                                 braidStream_t) {
+                                 braidStream_t stream) {
   return collective("braidReduceScatter", comm, OpKind::kReduceScatter, sendbuff, recvbuff,
-                    recvcount, rawInt(&datatype), rawInt(&op), -1);
+                    recvcount, rawInt(&datatype), rawInt(&op), -1, stream);
 }
 
 braidResult_t braidAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
-                            braidDataType_t datatype, braidComm_t comm, braidStream_t) {
+                            braidDataType_t datatype, braidComm_t comm, braidStream_t stream) {
   return collective("braidAlltoAll", comm, OpKind::kAlltoAll, sendbuff, recvbuff, count,
-                    rawInt(&datatype), braidSum, -1);
+                    rawInt(&datatype), braidSum, -1, stream);
 }
 
-braidResult_t braidBarrier(braidComm_t comm, braidStream_t) {
+braidResult_t braidBarrier(braidComm_t comm, braidStream_t stream) {
   return collective("braidBarrier", comm, OpKind::kBarrier, nullptr, nullptr, 0, braidInt8,
-                    braidSum, -1);
+                    braidSum, -1, stream);
 }
 
 braidResult_t braidSend(const void* sendbuff, size_t count, braidDataType_t datatype, int peer,
-                        braidComm_t comm, braidStream_t) {
-  return pointToPoint("braidSend", comm, true, sendbuff, count, rawInt(&datatype), peer);
+                        braidComm_t comm, braidStream_t stream) {
+  return pointToPoint("braidSend", comm, true, sendbuff, count, rawInt(&datatype), peer, stream);
 }
 
 braidResult_t braidRecv(void* recvbuff, size_t count, braidDataType_t datatype, int peer,
-                        braidComm_t comm, braidStream_t) {
-  return pointToPoint("braidRecv", comm, false, recvbuff, count, rawInt(&datatype), peer);
+                        braidComm_t comm, braidStream_t stream) {
+  return pointToPoint("braidRecv", comm, false, recvbuff, count, rawInt(&datatype), peer, stream);
 }
 
 braidResult_t braidGroupStart(void) {

@@ -216,7 +216,9 @@ braidResult_t braidCommSplit(braidComm_t comm, int color, int key, braidComm_t* 
 braidResult_t braidCommFinalize(braidComm_t comm) {
   return guarded("braidCommFinalize", comm, [&] {
     CommRef c(comm);
-    // Host-buffer operations complete before they return: nothing is outstanding.
+    // Host-buffer calls complete before they return; device-buffer calls still on their streams
+    // are waited for here.
+    if (DeviceProxy* proxy = c->deviceProxyIfMade()) proxy->exclusive();
   });
 }
 
@@ -233,6 +235,10 @@ braidResult_t braidCommAbort(braidComm_t comm) {
     {
       CommRef check(comm);
       c->abort();
+      // The proxy may be running a device call on this communicator: let it end (the abort ends
+      // its waits) before the connections are shut down under it.
+      std::unique_lock<std::mutex> held;
+      if (DeviceProxy* proxy = c->deviceProxyIfMade()) held = proxy->hold();
       c->markFailed(Error(braidInvalidUsage, "communicator aborted by braidCommAbort"));
     }
     retireComm(c);

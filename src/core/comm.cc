@@ -209,7 +209,28 @@ const char* Comm::transportTo(int peer) const {
 }
 
 Comm::~Comm() {
+  device_.reset();  // finishes the device work first: it runs on this communicator
   bootstrap_->sayGoodbye();
+}
+
+void Comm::abort() {
+  aborted_.store(true);
+  std::lock_guard<std::mutex> lock(deviceMu_);
+  if (device_) device_->abort();
+}
+
+DeviceProxy& Comm::deviceProxy() {
+  std::lock_guard<std::mutex> lock(deviceMu_);
+  if (!device_) {
+    device_ = std::make_unique<DeviceProxy>(rank(), settings_.timeoutMs);
+    if (aborted_.load()) device_->abort();
+  }
+  return *device_;
+}
+
+DeviceProxy* Comm::deviceProxyIfMade() {
+  std::lock_guard<std::mutex> lock(deviceMu_);
+  return device_.get();
 }
 
 Connection& Comm::connection(int peer) {

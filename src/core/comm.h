@@ -23,6 +23,7 @@
 #include "bootstrap/bootstrap.h"
 #include "collectives/braid.h"
 #include "core/error.h"
+#include "cuda/device_proxy.h"
 #include "transport/connection.h"
 #include "transport/ib/ib_transport.h"
 
@@ -124,7 +125,13 @@ class Comm {
   // other ranks are told (unless they told us) and the data connections are shut down.
   void markFailed(const Error& e);
   braidResult_t asyncError() const { return asyncError_.load(); }
-  void abort() { aborted_.store(true); }
+  // Ends every wait of this communicator, its device work's included.
+  void abort();
+
+  // The proxy that runs this communicator's calls on device buffers, made on first use; null
+  // from deviceProxyIfMade() until then.
+  DeviceProxy& deviceProxy();
+  DeviceProxy* deviceProxyIfMade();
 
   void setLastError(const std::string& text);
   const char* lastError();
@@ -202,6 +209,8 @@ class Comm {
   std::string lastError_;
   std::vector<pollfd> pollSet_;
   std::vector<char> scratch_;
+  std::mutex deviceMu_;  // guards making device_ against abort() from another thread
+  std::unique_ptr<DeviceProxy> device_;
 };
 
 template <typename Ready>

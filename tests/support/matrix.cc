@@ -278,7 +278,8 @@ struct Guarded {
 
 class Runner {
  public:
-  Runner(braidComm_t comm, unsigned seed) : comm_(comm), seed_(seed) {
+  Runner(braidComm_t comm, unsigned seed, const DeviceMemory* device)
+      : comm_(comm), seed_(seed), device_(device) {
     braidCommUserRank(comm, &rank_);
     braidCommCount(comm, &n_);
   }
@@ -316,7 +317,8 @@ class Runner {
     }
     for (size_t i = 0; i < inCount; ++i)
       store(inPtr, i, c.type, inputValue(c.type, c.op, rank_, i, seed_));
-    braidResult_t rc = call(c, inPtr, outPtr);
+    braidResult_t rc = device_ != nullptr ? callOnDevice(c, in, out, inPtr, outPtr)
+                                          : call(c, inPtr, outPtr, nullptr);
     if (rc != braidSuccess) {
       report(c,
              std::string("returned ") + braidGetErrorString(rc) + ": " + braidGetLastError(comm_));
@@ -329,28 +331,57 @@ class Runner {
   }
 
  private:
-  braidResult_t call(const Case& c, const void* in, void* out) {
+  // Runs the case on device copies of the host buffers and copies the results back; a failure on
+  // the stream comes back as the communicator's asynchronous error.
+  braidResult_t callOnDevice(const Case& c, Guarded& in, Guarded& out, const char* inPtr,
+                             char* outPtr) {
+    const DeviceMemory& d = *device_;
+    auto* devOut = static_cast<char*>(d.alloc(out.bytes.size()));
+    auto* devIn = static_cast<char*>(d.alloc(in.bytes.size()));
+    d.upload(devOut, out.bytes.data(), out.bytes.size());
+    d.upload(devIn, in.bytes.data(), in.bytes.size());
+    auto onDevice = [&](const char* p) {
+      auto* o = static_cast<const char*>(out.data());
+      if (p >= o && p < o + out.bytes.size()) return devOut + (p - o);
+      return devIn + (p - static_cast<const char*>(in.data()));
+    };
+    braidResult_t rc = call(c, onDevice(inPtr), onDevice(outPtr), d.stream);
+    std::string streamError = d.synchronize(d.stream);
+    if (rc == braidSuccess && !streamError.empty()) {
+      report(c, "the stream failed: " + streamError);
+      rc = braidUnhandledCudaError;
+    }
+    braidResult_t async = braidSuccess;
+    if (rc == braidSuccess && braidCommGetAsyncError(comm_, &async) == braidSuccess) rc = async;
+    d.download(out.bytes.data(), devOut, out.bytes.size());
+    d.download(in.bytes.data(), devIn, in.bytes.size());
+    d.release(devOut);
+    d.release(devIn);
+    return rc;
+  }
+
+  braidResult_t call(const Case& c, const void* in, void* out, void* stream) {
     switch (c.coll) {
       case Coll::kAllReduce:
-        return braidAllReduce(in, out, c.count, c.type, c.op, comm_, nullptr);
+        return braidAllReduce(in, out, c.count, c.type, c.op, comm_, stream);
       case Coll::kReduce:
-        return braidReduce(in, out, c.count, c.type, c.op, c.root, comm_, nullptr);
+        return braidReduce(in, out, c.count, c.type, c.op, c.root, comm_, stream);
       case Coll::kReduceScatter:
-        return braidReduceScatter(in, out, c.count, c.type, c.op, comm_, nullptr);
+        return braidReduceScatter(in, out, c.count, c.type, c.op, comm_, stream);
       case Coll::kBroadcast:
-        return braidBroadcast(in, out, c.count, c.type, c.root, comm_, nullptr);
+        return braidBroadcast(in, out, c.count, c.type, c.root, comm_, stream);
       case Coll::kAllGather:
-        return braidAllGather(in, out, c.count, c.type, comm_, nullptr);
+        return braidAllGather(in, out, c.count, c.type, comm_, stream);
       case Coll::kAlltoAll:
-        return braidAlltoAll(in, out, c.count, c.type, comm_, nullptr);
+        return braidAlltoAll(in, out, c.count, c.type, comm_, stream);
       case Coll::kSendRecv: {
         braidGroupStart();
-        braidSend(in, c.count, c.type, (rank_ + 1) % n_, comm_, nullptr);
-        braidRecv(out, c.count, c.type, (rank_ + n_ - 1) % n_, comm_, nullptr);
+        braidSend(in, c.count, c.type, (rank_ + 1) % n_, comm_, stream);
+        braidRecv(out, c.count, c.type, (rank_ + n_ - 1) % n_, comm_, stream);
         return braidGroupEnd();
       }
       case Coll::kBarrier:
-        return braidBarrier(comm_, nullptr);
+        return braidBarrier(comm_, stream);
     }
     return braidInternalError;
   }
@@ -419,6 +450,7 @@ class Runner {
 
   braidComm_t comm_;
   unsigned seed_;
+  const DeviceMemory* device_;
   int rank_ = 0;
   int n_ = 1;
   int failures_ = 0;
@@ -432,7 +464,7 @@ std::vector<size_t> standardShapeSizes(size_t chunkBytes, size_t typeSize) {
 }
 
 int runMatrix(braidComm_t comm, const MatrixOptions& options) {
-  Runner runner(comm, options.seed);
+  Runner runner(comm, options.seed, options.device);
   int n = 1;
   braidCommCount(comm, &n);
   auto wanted = [&](Coll coll) {

@@ -12,6 +12,19 @@
 
 namespace braid::test {
 
+// Device memory for the matrix, supplied by a test that links the CUDA runtime (the matrix itself
+// does not). Each case mirrors its host buffers, guard bytes included, into memory from alloc,
+// calls Braid on those with `stream`, waits for the stream and copies them back before checking.
+struct DeviceMemory {
+  void* stream = nullptr;
+  void* (*alloc)(size_t bytes) = nullptr;
+  void (*release)(void* p) = nullptr;
+  void (*upload)(void* device, const void* host, size_t bytes) = nullptr;
+  void (*download)(void* host, const void* device, size_t bytes) = nullptr;
+  // Waits for everything on the stream; returns "" or what went wrong.
+  std::string (*synchronize)(void* stream) = nullptr;
+};
+
 struct MatrixOptions {
   // Every type x op through allreduce, reduce and reduce-scatter at these element counts.
   std::vector<size_t> typeOpSizes = {1, 7, 1023};
@@ -22,6 +35,8 @@ struct MatrixOptions {
   // allgather, alltoall, barrier) and sendrecv; empty: all of them.
   std::vector<std::string> collectives;
   unsigned seed = 1;
+  // Null: the buffers are host memory.
+  const DeviceMemory* device = nullptr;
 };
 
 // The sizes the issue asks for: 0, 1, 7, 1023, chunk-1, chunk+1, 4 Mi + 3 elements.
