@@ -43,7 +43,7 @@ const Collective kAllGather = {
     .run =
         [](const RunArgs& a) {
           BRAID_BENCH_CHECK(
-              a.comm, braidAllGather(a.sendbuff, a.recvbuff, a.count, a.type, a.comm, nullptr));
+              a.comm, braidAllGather(a.sendbuff, a.recvbuff, a.count, a.type, a.comm, a.stream));
         },
 };
 

@@ -37,7 +37,7 @@ const Collective kAllReduce = {
     .run =
         [](const RunArgs& a) {
           BRAID_BENCH_CHECK(a.comm, braidAllReduce(a.sendbuff, a.recvbuff, a.count, a.type, a.op,
-                                                   a.comm, nullptr));
+                                                   a.comm, a.stream));
         },
 };
 

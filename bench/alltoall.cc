@@ -45,7 +45,7 @@ const Collective kAlltoAll = {
     .run =
         [](const RunArgs& a) {
           BRAID_BENCH_CHECK(
-              a.comm, braidAlltoAll(a.sendbuff, a.recvbuff, a.count, a.type, a.comm, nullptr));
+              a.comm, braidAlltoAll(a.sendbuff, a.recvbuff, a.count, a.type, a.comm, a.stream));
         },
 };
 

@@ -37,7 +37,7 @@ const Collective kBroadcast = {
     .run =
         [](const RunArgs& a) {
           BRAID_BENCH_CHECK(a.comm, braidBroadcast(a.sendbuff, a.recvbuff, a.count, a.type, a.root,
-                                                   a.comm, nullptr));
+                                                   a.comm, a.stream));
         },
 };
 

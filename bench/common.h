@@ -90,6 +90,7 @@ struct RunArgs {
   int rank;
   int nranks;
   braidComm_t comm;
+  braidStream_t stream;  // NULL for host buffers
 };
 
 struct Collective {

@@ -2,13 +2,15 @@
 //
 // common.cc drives a run; options.cc reads nccl-tests' command line; values.cc knows the element
 // types and builds the checked data; report.cc prints nccl-tests' text report and writes the JSON
-// file. BufferSpace is the seam for buffer memory: host memory today, CUDA device memory later.
+// file. BufferSpace is the seam for buffer memory: host memory, or CUDA device memory
+// (device_space.cc, built where Braid has CUDA).
 #ifndef BRAID_BENCH_HARNESS_H_
 #define BRAID_BENCH_HARNESS_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -64,7 +66,8 @@ bool elementMatches(const TypeInfo& type, const void* base, size_t index, int64_
 // ---------------------------------------------------------------------------------------------
 // Command line (options.cc)
 // ---------------------------------------------------------------------------------------------
-enum class MemoryKind { kHost, kDevice };
+// kAuto: device memory where this build has CUDA and the machine a GPU, as nccl-tests would use.
+enum class MemoryKind { kAuto, kHost, kDevice };
 
 inline constexpr int kAll = -1;  // -d all, -o all, -r all
 
@@ -88,7 +91,7 @@ struct Options {
   int timeoutSec = -1;  // -1: leave the library's default
   int average = 1;      // how ranks' times combine: 0 rank 0, 1 mean, 2 min, 3 max
   bool reportCpuTime = false;
-  MemoryKind memory = MemoryKind::kHost;
+  MemoryKind memory = MemoryKind::kAuto;
   std::string jsonPath;
   std::vector<std::string> notes;  // flags accepted without effect; rank 0 prints them
 };
@@ -114,7 +117,15 @@ class BufferSpace {
   // with written = true the buffer holds the view's contents.
   virtual std::byte* map(void* buffer, size_t bytes) = 0;
   virtual void unmap(void* buffer, std::byte* view, size_t bytes, bool written) = 0;
+  // The stream calls on these buffers go on (NULL for host memory), and a wait until everything
+  // on it has finished.
+  virtual braidStream_t stream() const = 0;
+  virtual void synchronize() = 0;
 };
+
+// A BufferSpace of CUDA device memory on this process's GPU, or nullptr (after saying why on
+// stderr when `required`) where there is none or the build has no CUDA.
+std::unique_ptr<BufferSpace> makeDeviceBufferSpace(bool required);
 
 // ---------------------------------------------------------------------------------------------
 // Report (report.cc)

@@ -4,7 +4,8 @@
 // units) are nccl-tests', so existing job scripts run unchanged. Flags that only mean something
 // for CUDA (graphs, streams, registration, parallel init) are accepted and reported as ignored;
 // several threads or GPUs per process are refused, since with host buffers every rank is a process.
-// --host and --device choose where the buffers live; only host memory exists so far.
+// Buffers live in device memory where Braid was built with CUDA and there is a GPU, else in host
+// memory; --host and --device choose.
 #include <getopt.h>
 
 #include <cerrno>
@@ -47,9 +48,9 @@ void printUsage(FILE* out, const char* program) {
                "\t[-J,--output_file <file> also write the results as JSON]\n"
                "\t[-C,--report_cputime <0/1>] (label the time column cputime)\n"
                "\t[-G,--cudagraph <n>] [-y,--stream_null <0/1>] [-p,--parallel_init <0/1>] "
-               "[-R,--local_register <0/1/2>] (accepted, no effect on host buffers)\n"
-               "\t[--host] (buffers in host memory: the default and, for now, the only choice)\n"
-               "\t[--device] (buffers in CUDA device memory: not available yet)\n"
+               "[-R,--local_register <0/1/2>] (accepted, no effect yet)\n"
+               "\t[--host] (buffers in host memory; the default without a GPU)\n"
+               "\t[--device] (buffers in CUDA device memory; the default with a GPU)\n"
                "\t[-h,--help]\n",
                program);
 }
@@ -248,13 +249,14 @@ Options parseOptions(int argc, char** argv) {
         break;
       case 'G':
         if (parseInteger(program, "cudagraph", optarg, 0, INT_MAX) != 0) {
-          options.notes.push_back("Option -G (CUDA graph) ignored: host buffers run without CUDA");
+          options.notes.push_back(
+              "Option -G (CUDA graph) ignored: the benchmarks do not capture graphs yet");
         }
         break;
       case 'y':
         parseInteger(program, "stream_null", optarg, 0, 1);
         options.notes.push_back(
-            "Option -y (stream_null) ignored: host-buffer calls take no stream");
+            "Option -y (stream_null) ignored: device calls use a stream of their own");
         break;
       case 'p':
         parseInteger(program, "parallel_init", optarg, 0, 1);
@@ -283,9 +285,6 @@ Options parseOptions(int argc, char** argv) {
   if (options.minBytes > options.maxBytes) {
     failUsage(program, "invalid sizes for 'minbytes' and 'maxbytes': %zu > %zu", options.minBytes,
               options.maxBytes);
-  }
-  if (options.memory == MemoryKind::kDevice) {
-    failUsage(program, "--device: CUDA device buffers are not supported yet; use --host");
   }
   return options;
 }

@@ -39,7 +39,7 @@ const Collective kReduce = {
     .run =
         [](const RunArgs& a) {
           BRAID_BENCH_CHECK(a.comm, braidReduce(a.sendbuff, a.recvbuff, a.count, a.type, a.op,
-                                                a.root, a.comm, nullptr));
+                                                a.root, a.comm, a.stream));
         },
 };
 

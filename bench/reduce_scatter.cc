@@ -42,7 +42,7 @@ const Collective kReduceScatter = {
     .run =
         [](const RunArgs& a) {
           BRAID_BENCH_CHECK(a.comm, braidReduceScatter(a.sendbuff, a.recvbuff, a.count, a.type,
-                                                       a.op, a.comm, nullptr));
+                                                       a.op, a.comm, a.stream));
         },
 };
 

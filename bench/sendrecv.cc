@@ -42,9 +42,9 @@ const Collective kSendRecv = {
           const int recvPeer = (a.rank + a.nranks - 1) % a.nranks;
           BRAID_BENCH_CHECK(a.comm, braidGroupStart());
           BRAID_BENCH_CHECK(a.comm,
-                            braidSend(a.sendbuff, a.count, a.type, sendPeer, a.comm, nullptr));
+                            braidSend(a.sendbuff, a.count, a.type, sendPeer, a.comm, a.stream));
           BRAID_BENCH_CHECK(a.comm,
-                            braidRecv(a.recvbuff, a.count, a.type, recvPeer, a.comm, nullptr));
+                            braidRecv(a.recvbuff, a.count, a.type, recvPeer, a.comm, a.stream));
           BRAID_BENCH_CHECK(a.comm, braidGroupEnd());
         },
 };

@@ -209,15 +209,21 @@ void addDeviceSpans(const QueuedOp& op, int rank, int nranks, std::vector<Device
 
 // Puts one communicator's stream-ordered operations (all on one stream) on that stream; its proxy
 // thread runs them on the staged buffers when the stream gets there.
+void checkOneStream(const Comm& comm, std::span<const QueuedOp* const> ops) {
+  for (const QueuedOp* op : ops) {
+    if (op->stream != ops[0]->stream) {
+      fail(braidInvalidUsage, "a group's stream-ordered calls for rank ", comm.rank(),
+           " use different streams; one communicator takes one stream per group");
+    }
+  }
+}
+
 void enqueueOnDevice(Comm& comm, std::span<const QueuedOp* const> ops) {
+  checkOneStream(comm, ops);
   void* stream = ops[0]->stream;
   std::vector<DeviceSpan> spans;
   std::vector<QueuedOp> copies;
   for (const QueuedOp* op : ops) {
-    if (op->stream != stream) {
-      fail(braidInvalidUsage, "a group's calls on device buffers for rank ", comm.rank(),
-           " use different streams; one communicator takes one stream per group");
-    }
     addDeviceSpans(*op, comm.rank(), comm.nranks(), &spans);
     copies.push_back(*op);
   }
@@ -284,6 +290,9 @@ void runGroup(std::vector<QueuedOp> ops) {
   for (const QueuedOp& op : ops)
     allDevice = allDevice && op.onDevice;
   if (allDevice) {
+    // Refused before anything is enqueued, so no rank's stream waits for a call that never comes.
+    for (size_t k = 0; k < comms.size(); ++k)
+      checkOneStream(*comms[k], perComm[k]);
     for (size_t k = 0; k < comms.size(); ++k)
       enqueueOnDevice(*comms[k], perComm[k]);
     return;
