@@ -93,8 +93,20 @@ struct DeviceProxy::Impl {
     bool in;
     bool out;
   };
+  struct Item;
+  // What the stream's host functions touch. Every item holds it, so a host function that runs
+  // after the proxy is gone (a graph replayed or destroyed after its communicator) finds it alive
+  // and closed, and then ends its call at once instead of queueing it.
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable wake;  // the proxy: an item was posted, or stop
+    std::condition_variable idle;  // waiters for in-flight work to end
+    std::deque<Item*> queue;       // posted, not yet run
+    int inFlight = 0;  // eager calls enqueued and not yet released, plus posted graph calls not run
+    bool closed = false;  // the proxy has stopped
+  };
   struct Item {
-    Impl* owner = nullptr;
+    std::shared_ptr<Shared> shared;
     char* block = nullptr;
     size_t capacity = 0;  // staging bytes after the done word
     uint32_t* doneOnDevice = nullptr;
@@ -108,13 +120,8 @@ struct DeviceProxy::Impl {
 
   int rank;
   int64_t timeoutMs;
-  std::mutex mu;
-  std::condition_variable wake;  // the proxy: an item was posted, or stop
-  std::condition_variable idle;  // waiters for in-flight work to end
-  std::deque<Item*> queue;       // posted, not yet run
-  std::vector<std::unique_ptr<Item>> items;
-  int inFlight = 0;  // eager calls enqueued and not yet released, plus posted graph calls not run
-  bool stop = false;
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  std::vector<std::unique_ptr<Item>> items;  // guarded by shared->mu
   std::mutex execMu;  // held while a call runs on the host, by the proxy or a host-buffer call
   uint32_t* abortWord = nullptr;
   uint32_t* abortOnDevice = nullptr;
@@ -130,51 +137,60 @@ struct DeviceProxy::Impl {
   ~Impl() {
     bool drained;
     {
-      std::unique_lock<std::mutex> lock(mu);
+      std::unique_lock<std::mutex> lock(shared->mu);
       drained = waitIdle(lock);
-      stop = true;
+      shared->closed = true;
+      shared->wake.notify_all();
     }
-    wake.notify_all();
     proxy.join();
-    if (!drained) {
-      // Copies still on some stream may touch the staging memory: leak it rather than free it
-      // under them.
-      BRAID_WARN(kColl, "rank %d: device work still in flight at destroy; its memory is kept",
-                 rank);
-      for (auto& item : items)
+    // Whatever a stream or a graph may still touch stays allocated, and every kernel still
+    // waiting is told to end.
+    bool kept = !drained;
+    {
+      std::lock_guard<std::mutex> lock(shared->mu);
+      for (Item* item : shared->queue)
+        __atomic_store_n(item->done(), 2u, __ATOMIC_RELEASE);
+      shared->queue.clear();
+      for (auto& item : items) {
+        if (drained && !item->busy.load()) continue;
         item.release();
-      return;
+        kept = true;
+      }
     }
     for (auto& item : items) {
-      if (item->busy.load()) {
-        // A captured graph still holds it; its destructor callback will touch the Item.
-        item.release();
-        continue;
-      }
-      cudaFreeHost(item->block);
+      if (item) cudaFreeHost(item->block);
     }
-    cudaFreeHost(abortWord);
+    if (!kept) {
+      cudaFreeHost(abortWord);
+      return;
+    }
+    __atomic_store_n(abortWord, 1u, __ATOMIC_RELEASE);
+    BRAID_WARN(kColl,
+               "rank %d: destroyed with device work still on a stream or held by a CUDA graph; "
+               "its pinned memory is kept and its calls end unrun",
+               rank);
   }
 
   bool waitIdle(std::unique_lock<std::mutex>& lock) {
-    auto quiet = [&] { return inFlight == 0; };
+    auto quiet = [&] { return shared->inFlight == 0; };
     if (timeoutMs <= 0) {
-      idle.wait(lock, quiet);
+      shared->idle.wait(lock, quiet);
       return true;
     }
-    return idle.wait_for(lock, std::chrono::milliseconds(timeoutMs), quiet);
+    return shared->idle.wait_for(lock, std::chrono::milliseconds(timeoutMs), quiet);
   }
 
   void loop() {
     LogRankScope scope(rank);
+    Shared& sh = *shared;
     for (;;) {
       Item* item;
       {
-        std::unique_lock<std::mutex> lock(mu);
-        wake.wait(lock, [&] { return stop || !queue.empty(); });
-        if (queue.empty()) return;
-        item = queue.front();
-        queue.pop_front();
+        std::unique_lock<std::mutex> lock(sh.mu);
+        sh.wake.wait(lock, [&] { return sh.closed || !sh.queue.empty(); });
+        if (sh.closed) return;
+        item = sh.queue.front();
+        sh.queue.pop_front();
       }
       bool ok = false;
       {
@@ -185,11 +201,13 @@ struct DeviceProxy::Impl {
           BRAID_WARN(kColl, "rank %d: device call failed: %s", rank, e.what());
         }
       }
+      // Read before done is published: an eager item may be released and reused right after.
+      const bool captured = item->captured;
       __atomic_store_n(item->done(), ok ? 1u : 2u, __ATOMIC_RELEASE);
-      if (item->captured) {
-        std::lock_guard<std::mutex> lock(mu);
-        --inFlight;
-        idle.notify_all();
+      if (captured) {
+        std::lock_guard<std::mutex> lock(sh.mu);
+        --sh.inFlight;
+        sh.idle.notify_all();
       }
     }
   }
@@ -203,41 +221,43 @@ struct DeviceProxy::Impl {
     return const_cast<void*>(p);
   }
 
-  // Host functions on the stream: they take a lock briefly and never call CUDA.
+  // Host functions on the stream: they take a lock briefly and never call CUDA. They notify while
+  // holding the lock, so a destructor that sees the state they leave cannot free the condition
+  // variable under them.
   static void post(void* arg) {
     auto* item = static_cast<Item*>(arg);
-    Impl& self = *item->owner;
-    __atomic_store_n(item->done(), 0u, __ATOMIC_RELAXED);
-    {
-      std::lock_guard<std::mutex> lock(self.mu);
-      self.queue.push_back(item);
-      if (item->captured) ++self.inFlight;  // an eager call counts from its enqueue on
+    Shared& sh = *item->shared;
+    std::lock_guard<std::mutex> lock(sh.mu);
+    if (sh.closed) {
+      __atomic_store_n(item->done(), 2u, __ATOMIC_RELEASE);
+      return;
     }
-    self.wake.notify_one();
+    __atomic_store_n(item->done(), 0u, __ATOMIC_RELAXED);
+    sh.queue.push_back(item);
+    if (item->captured) ++sh.inFlight;  // an eager call counts from its enqueue on
+    sh.wake.notify_one();
   }
 
   static void release(void* arg) {
     auto* item = static_cast<Item*>(arg);
-    Impl& self = *item->owner;
-    {
-      std::lock_guard<std::mutex> lock(self.mu);
-      item->busy.store(false);
-      --self.inFlight;
-    }
-    self.idle.notify_all();
+    Shared& sh = *item->shared;
+    std::lock_guard<std::mutex> lock(sh.mu);
+    item->busy.store(false);
+    --sh.inFlight;
+    sh.idle.notify_all();
   }
 
   // A graph that held a captured call was destroyed (and its launches are over).
   static void releaseCaptured(void* arg) {
     auto* item = static_cast<Item*>(arg);
-    std::lock_guard<std::mutex> lock(item->owner->mu);
+    std::lock_guard<std::mutex> lock(item->shared->mu);
     item->busy.store(false);
   }
 
   // A free item with room for `bytes`, or a new one; returned busy.
   Item* acquire(size_t bytes) {
     {
-      std::lock_guard<std::mutex> lock(mu);
+      std::lock_guard<std::mutex> lock(shared->mu);
       Item* best = nullptr;
       for (auto& item : items) {
         if (item->busy.load() || item->capacity < bytes) continue;
@@ -249,13 +269,16 @@ struct DeviceProxy::Impl {
       }
     }
     auto item = std::make_unique<Item>();
-    item->owner = this;
-    item->capacity = roundUp(std::max<size_t>(bytes, 1));
+    item->shared = shared;
+    // Powers of two from 64 KiB: few sizes, so few allocations on this path (see the header).
+    item->capacity = size_t{64} << 10;
+    while (item->capacity < bytes)
+      item->capacity *= 2;
     item->block = static_cast<char*>(allocPinned(kAlign + item->capacity));
     item->doneOnDevice = static_cast<uint32_t*>(devicePointerOf(item->block));
     item->busy.store(true);
     Item* raw = item.get();
-    std::lock_guard<std::mutex> lock(mu);
+    std::lock_guard<std::mutex> lock(shared->mu);
     items.push_back(std::move(item));
     return raw;
   }
@@ -296,16 +319,16 @@ struct DeviceProxy::Impl {
     item->work = std::move(work);
     item->captured = captured;
     if (!captured) {
-      std::lock_guard<std::mutex> lock(mu);
-      ++inFlight;  // before the release host function can run
+      std::lock_guard<std::mutex> lock(shared->mu);
+      ++shared->inFlight;  // before the release host function can run
     }
     try {
       putOnStream(item, stream, graph);
     } catch (...) {
       // Some of the call may be on the stream: the item stays busy for good, out of the pool.
       if (!captured) {
-        std::lock_guard<std::mutex> lock(mu);
-        --inFlight;
+        std::lock_guard<std::mutex> lock(shared->mu);
+        --shared->inFlight;
       }
       throw;
     }
@@ -356,7 +379,7 @@ void DeviceProxy::enqueue(void* stream, const std::vector<DeviceSpan>& spans, Wo
 
 std::unique_lock<std::mutex> DeviceProxy::exclusive() {
   {
-    std::unique_lock<std::mutex> lock(impl_->mu);
+    std::unique_lock<std::mutex> lock(impl_->shared->mu);
     if (!impl_->waitIdle(lock)) {
       fail(braidTimeout, "device work of this communicator still in flight after ",
            impl_->timeoutMs, " ms; a host-buffer call waits for it");

@@ -17,7 +17,16 @@
 // for each other behind step 3 until the timeout ends it.
 //
 // A host-buffer call on a communicator with device work in flight first waits for that work to
-// finish, so the two never run at once and keep their order.
+// finish, so the two never run at once and keep their order. A graph launch counts as in flight
+// only once the stream reaches it: synchronise the stream before a host-buffer call that must
+// follow it.
+//
+// After a failure or an abort the call's output buffers hold undefined data (the copies back
+// still run); the error comes from braidCommGetAsyncError. Staging memory is allocated on first
+// need (cudaHostAlloc, in a few power-of-two sizes) and kept for reuse. Ranks as threads of one
+// process share a CUDA context: with more than 8 of them, raise CUDA_DEVICE_MAX_CONNECTIONS so
+// their streams do not share hardware queues (a host function queued behind another rank's
+// waiting kernel would wait for the timeout).
 #pragma once
 
 #include <cstddef>

@@ -126,13 +126,24 @@ struct Min {
   }
 };
 
-// Integers divide truncating toward zero (C++'s /); floats in their compute type.
+// Integers divide truncating toward zero (C++'s /) in 64 bits, so a divisor wider than the type
+// stays exact; floats divide in their compute type.
+template <class C>
+__device__ C divide(C v, int divideBy) {
+  if constexpr (std::is_integral_v<C>) {
+    using Wide = std::conditional_t<std::is_signed_v<C>, long long, unsigned long long>;
+    return static_cast<C>(static_cast<Wide>(v) / static_cast<Wide>(divideBy));
+  } else {
+    return v / static_cast<C>(divideBy);
+  }
+}
+
 template <class Codec, class Op, bool kDivide>
 __device__ typename Codec::Storage combine(typename Codec::Storage x, typename Codec::Storage y,
                                            int divideBy) {
   using C = typename Codec::Compute;
   C r = Op::apply(Codec::widen(x), Codec::widen(y));
-  if constexpr (kDivide) r = r / static_cast<C>(divideBy);
+  if constexpr (kDivide) r = divide(r, divideBy);
   return Codec::narrow(r);
 }
 

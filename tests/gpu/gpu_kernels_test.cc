@@ -75,38 +75,41 @@ void checkReduce(braidDataType_t type, braidRedOp_t op, int divideBy, size_t cou
   for (auto& x : b)
     x = static_cast<unsigned char>(rng());
   braid::reduce(want.data(), a.data(), b.data(), count, type, op, divideBy);
-  size_t shift = offset * es;
-  auto* da = static_cast<char*>(braid::test::gpuAlloc(bytes + shift)) + shift;
-  auto* db = static_cast<char*>(braid::test::gpuAlloc(bytes + shift)) + shift;
-  auto* dout = inPlace ? da : static_cast<char*>(braid::test::gpuAlloc(bytes + shift)) + shift;
-  braid::test::gpuUpload(da, a.data(), bytes);
-  braid::test::gpuUpload(db, b.data(), bytes);
+  // offset 1: all three pointers one element off; offset 2: only b, so one misaligned operand
+  // must turn the vector path off on its own.
+  size_t shift = offset == 1 ? es : 0;
+  size_t shiftB = offset != 0 ? es : 0;
+  auto* da = static_cast<char*>(braid::test::gpuAlloc(bytes + es, stream)) + shift;
+  auto* db = static_cast<char*>(braid::test::gpuAlloc(bytes + es, stream)) + shiftB;
+  auto* dout = inPlace ? da : static_cast<char*>(braid::test::gpuAlloc(bytes + es, stream)) + shift;
+  braid::test::gpuUpload(da, a.data(), bytes, stream);
+  braid::test::gpuUpload(db, b.data(), bytes, stream);
   GPU_CHECK(static_cast<cudaError_t>(
       braid::cuda::reduce(dout, da, db, count, type, op, divideBy, stream)));
   GPU_CHECK(cudaStreamSynchronize(stream));
-  braid::test::gpuDownload(got.data(), dout, bytes);
+  braid::test::gpuDownload(got.data(), dout, bytes, stream);
   compare(inPlace ? "reduce in place" : "reduce", type, op, divideBy, count, offset, want, got);
-  braid::test::gpuFree(da - shift);
-  braid::test::gpuFree(db - shift);
-  if (!inPlace) braid::test::gpuFree(dout - shift);
+  braid::test::gpuFree(da - shift, stream);
+  braid::test::gpuFree(db - shiftB, stream);
+  if (!inPlace) braid::test::gpuFree(dout - shift, stream);
 }
 
 void checkCopy(size_t bytes, size_t offset, std::mt19937_64& rng, cudaStream_t stream) {
   std::vector<unsigned char> in(bytes), got(bytes);
   for (auto& x : in)
     x = static_cast<unsigned char>(rng());
-  auto* din = static_cast<char*>(braid::test::gpuAlloc(bytes + offset)) + offset;
-  auto* dout = static_cast<char*>(braid::test::gpuAlloc(bytes + offset)) + offset;
-  braid::test::gpuUpload(din, in.data(), bytes);
+  auto* din = static_cast<char*>(braid::test::gpuAlloc(bytes + offset, stream)) + offset;
+  auto* dout = static_cast<char*>(braid::test::gpuAlloc(bytes + offset, stream)) + offset;
+  braid::test::gpuUpload(din, in.data(), bytes, stream);
   GPU_CHECK(static_cast<cudaError_t>(braid::cuda::copy(dout, din, bytes, stream)));
   GPU_CHECK(cudaStreamSynchronize(stream));
-  braid::test::gpuDownload(got.data(), dout, bytes);
+  braid::test::gpuDownload(got.data(), dout, bytes, stream);
   if (in != got) {
     fprintf(stderr, "FAIL copy bytes=%zu offset=%zu\n", bytes, offset);
     ++failures;
   }
-  braid::test::gpuFree(din - offset);
-  braid::test::gpuFree(dout - offset);
+  braid::test::gpuFree(din - offset, stream);
+  braid::test::gpuFree(dout - offset, stream);
 }
 
 }  // namespace
@@ -120,9 +123,9 @@ int main() {
   int cases = 0;
   for (int t = 0; t < braidNumTypes; ++t) {
     for (int o = 0; o < braidNumOps; ++o) {
-      for (int divideBy : {1, 3}) {
+      for (int divideBy : {1, 3, 128, 256, 1000}) {
         for (size_t count : sizes) {
-          for (size_t offset : {0, 1}) {
+          for (size_t offset : {0, 1, 2}) {
             for (bool inPlace : {false, true}) {
               checkReduce(static_cast<braidDataType_t>(t), static_cast<braidRedOp_t>(o), divideBy,
                           count, offset, inPlace, rng, stream);

@@ -6,6 +6,7 @@
 //   gpu_stream_test abort     braidCommAbort ends a kernel waiting for a peer that never calls
 //   gpu_stream_test timeout   so does the communicator's timeout, with an asynchronous error
 //   gpu_stream_test usage     a group mixing host and device buffers is refused
+#include <atomic>
 #include <barrier>
 #include <chrono>
 #include <cstdio>
@@ -20,7 +21,7 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-int failures = 0;
+std::atomic<int> failures{0};
 
 void expect(bool ok, const std::string& what) {
   if (ok) return;
@@ -70,9 +71,9 @@ bool finishesWithin(cudaStream_t s, std::chrono::seconds limit, std::string* err
   return true;
 }
 
-std::vector<float> download(const float* d, size_t n) {
+std::vector<float> download(const float* d, size_t n, cudaStream_t s) {
   std::vector<float> h(n);
-  braid::test::gpuDownload(h.data(), d, n * sizeof(float));
+  braid::test::gpuDownload(h.data(), d, n * sizeof(float), s);
   return h;
 }
 
@@ -88,9 +89,9 @@ void testAsync() {
       std::vector<float> in(kCount);
       for (size_t i = 0; i < kCount; ++i)
         in[i] = static_cast<float>((r + 1) * (i % 1000));
-      auto* din = static_cast<float*>(braid::test::gpuAlloc(kCount * sizeof(float)));
-      auto* dout = static_cast<float*>(braid::test::gpuAlloc(kCount * sizeof(float)));
-      braid::test::gpuUpload(din, in.data(), kCount * sizeof(float));
+      auto* din = static_cast<float*>(braid::test::gpuAlloc(kCount * sizeof(float), s));
+      auto* dout = static_cast<float*>(braid::test::gpuAlloc(kCount * sizeof(float), s));
+      braid::test::gpuUpload(din, in.data(), kCount * sizeof(float), s);
       if (r == 1) std::this_thread::sleep_for(std::chrono::milliseconds(500));
       auto start = Clock::now();
       braidResult_t rc = braidAllReduce(din, dout, kCount, braidFloat32, braidSum,
@@ -112,15 +113,15 @@ void testAsync() {
       std::string error;
       finishesWithin(s, std::chrono::seconds(60), &error);
       expect(error.empty(), "async: stream error " + error);
-      auto out = download(dout, kCount);
+      auto out = download(dout, kCount, s);
       for (size_t i = 0; i < kCount; ++i) {
         if (out[i] != static_cast<float>(3 * (i % 1000))) {
           expect(false, "async: element " + std::to_string(i) + " is " + std::to_string(out[i]));
           break;
         }
       }
-      braid::test::gpuFree(din);
-      braid::test::gpuFree(dout);
+      braid::test::gpuFree(din, s);
+      braid::test::gpuFree(dout, s);
       GPU_CHECK(cudaStreamDestroy(s));
     });
   }
@@ -142,9 +143,10 @@ void testGraph() {
       GPU_CHECK(cudaSetDevice(0));
       cudaStream_t s;
       GPU_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-      auto* din = static_cast<float*>(braid::test::gpuAlloc(kCount * sizeof(float)));
-      auto* dsum = static_cast<float*>(braid::test::gpuAlloc(kCount * sizeof(float)));
-      auto* dgather = static_cast<float*>(braid::test::gpuAlloc(kRanks * kCount * sizeof(float)));
+      auto* din = static_cast<float*>(braid::test::gpuAlloc(kCount * sizeof(float), s));
+      auto* dsum = static_cast<float*>(braid::test::gpuAlloc(kCount * sizeof(float), s));
+      auto* dgather =
+          static_cast<float*>(braid::test::gpuAlloc(kRanks * kCount * sizeof(float), s));
       GPU_CHECK(cudaMemset(dsum, 0, kCount * sizeof(float)));
       sync.arrive_and_wait();  // no allocation while another thread captures in global mode
       GPU_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
@@ -157,18 +159,18 @@ void testGraph() {
       cudaGraphExec_t exec;
       GPU_CHECK(cudaGraphInstantiate(&exec, graph, 0));
       sync.arrive_and_wait();
-      expect(download(dsum, 1)[0] == 0.0f, "graph: capturing ran the collective");
+      expect(download(dsum, 1, s)[0] == 0.0f, "graph: capturing ran the collective");
       for (int replay = 0; replay < 3; ++replay) {
         std::vector<float> in(kCount);
         for (size_t i = 0; i < kCount; ++i)
           in[i] = static_cast<float>(1000 * replay + 10 * r + static_cast<int>(i % 7));
-        braid::test::gpuUpload(din, in.data(), kCount * sizeof(float));
+        braid::test::gpuUpload(din, in.data(), kCount * sizeof(float), s);
         GPU_CHECK(cudaGraphLaunch(exec, s));
         std::string error;
         finishesWithin(s, std::chrono::seconds(60), &error);
         expect(error.empty(), "graph: stream error " + error);
-        auto sum = download(dsum, kCount);
-        auto gathered = download(dgather, kRanks * kCount);
+        auto sum = download(dsum, kCount, s);
+        auto gathered = download(dgather, kRanks * kCount, s);
         for (size_t i = 0; i < kCount; ++i) {
           float want = 0;
           for (int q = 0; q < kRanks; ++q)
@@ -189,9 +191,9 @@ void testGraph() {
       }
       GPU_CHECK(cudaGraphExecDestroy(exec));
       GPU_CHECK(cudaGraphDestroy(graph));
-      braid::test::gpuFree(din);
-      braid::test::gpuFree(dsum);
-      braid::test::gpuFree(dgather);
+      braid::test::gpuFree(din, s);
+      braid::test::gpuFree(dsum, s);
+      braid::test::gpuFree(dgather, s);
       GPU_CHECK(cudaStreamDestroy(s));
     });
   }
@@ -208,18 +210,24 @@ void testStuck(const char* name, int64_t timeoutMs, End&& end) {
   GPU_CHECK(cudaSetDevice(0));
   cudaStream_t s;
   GPU_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  auto* d = static_cast<float*>(braid::test::gpuAlloc(1024 * sizeof(float)));
+  auto* d = static_cast<float*>(braid::test::gpuAlloc(1024 * sizeof(float), s));
   braidResult_t rc = braidAllReduce(d, d, 1024, braidFloat32, braidSum, comms[0], s);
   expect(rc == braidSuccess,
          std::string(name) + ": enqueue failed: " + braidGetLastError(comms[0]));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   expect(cudaStreamQuery(s) == cudaErrorNotReady, std::string(name) + ": nothing was waiting");
   auto start = Clock::now();
-  end(comms[0], s);
+  // braidCommAbort or the timeout must also return: a watchdog fails a hang inside them.
+  auto ended = std::async(std::launch::async, [&] { end(comms[0], s); });
+  if (ended.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    fprintf(stderr, "FAIL %s: ending the stuck call hung\n", name);
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   printf("%s: the stream finished %lld ms after being ended\n", name,
          static_cast<long long>(took.count()));
-  braid::test::gpuFree(d);
+  braid::test::gpuFree(d, s);
   GPU_CHECK(cudaStreamDestroy(s));
   braidCommDestroy(comms[1]);
 }
@@ -251,7 +259,8 @@ void testTimeout() {
 
 void testUsage() {
   auto comms = makeComms(1);
-  auto* d = static_cast<float*>(braid::test::gpuAlloc(16 * sizeof(float)));
+  cudaStream_t s = nullptr;  // the legacy stream
+  auto* d = static_cast<float*>(braid::test::gpuAlloc(16 * sizeof(float), s));
   std::vector<float> h(16);
   braidGroupStart();
   braidAllReduce(d, d, 16, braidFloat32, braidSum, comms[0], nullptr);
@@ -261,7 +270,7 @@ void testUsage() {
          std::string("usage: mixed group returned ") + braidGetErrorString(rc));
   printf("usage: %s\n", braidGetLastError(nullptr));
   GPU_CHECK(cudaDeviceSynchronize());
-  braid::test::gpuFree(d);
+  braid::test::gpuFree(d, s);
   braidCommDestroy(comms[0]);
 }
 
@@ -281,7 +290,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(which, t.name) != 0) continue;
     braid::test::skipWithoutGpu("gpu_stream_test");
     t.run();
-    printf("gpu_stream_test %s: %d failures\n", t.name, failures);
+    printf("gpu_stream_test %s: %d failures\n", t.name, failures.load());
     return failures == 0 ? 0 : 1;
   }
   fprintf(stderr, "usage: gpu_stream_test async|graph|abort|timeout|usage\n");

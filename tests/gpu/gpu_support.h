@@ -37,22 +37,27 @@ inline void skipWithoutGpu(const char* program) {
     }                                                               \
   } while (0)
 
-inline void* gpuAlloc(size_t bytes) {
+// Stream-ordered: none of these waits for other streams (see DeviceMemory in matrix.h).
+inline void* gpuAlloc(size_t bytes, void* stream) {
   void* p = nullptr;
-  GPU_CHECK(cudaMalloc(&p, bytes == 0 ? 1 : bytes));
+  GPU_CHECK(cudaMallocAsync(&p, bytes == 0 ? 1 : bytes, static_cast<cudaStream_t>(stream)));
   return p;
 }
 
-inline void gpuFree(void* p) {
-  GPU_CHECK(cudaFree(p));
+inline void gpuFree(void* p, void* stream) {
+  GPU_CHECK(cudaFreeAsync(p, static_cast<cudaStream_t>(stream)));
 }
 
-inline void gpuUpload(void* device, const void* host, size_t bytes) {
-  GPU_CHECK(cudaMemcpy(device, host, bytes, cudaMemcpyHostToDevice));
+inline void gpuUpload(void* device, const void* host, size_t bytes, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  GPU_CHECK(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, s));
+  GPU_CHECK(cudaStreamSynchronize(s));
 }
 
-inline void gpuDownload(void* host, const void* device, size_t bytes) {
-  GPU_CHECK(cudaMemcpy(host, device, bytes, cudaMemcpyDeviceToHost));
+inline void gpuDownload(void* host, const void* device, size_t bytes, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  GPU_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, s));
+  GPU_CHECK(cudaStreamSynchronize(s));
 }
 
 inline std::string gpuSynchronize(void* stream) {

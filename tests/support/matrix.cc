@@ -336,10 +336,10 @@ class Runner {
   braidResult_t callOnDevice(const Case& c, Guarded& in, Guarded& out, const char* inPtr,
                              char* outPtr) {
     const DeviceMemory& d = *device_;
-    auto* devOut = static_cast<char*>(d.alloc(out.bytes.size()));
-    auto* devIn = static_cast<char*>(d.alloc(in.bytes.size()));
-    d.upload(devOut, out.bytes.data(), out.bytes.size());
-    d.upload(devIn, in.bytes.data(), in.bytes.size());
+    auto* devOut = static_cast<char*>(d.alloc(out.bytes.size(), d.stream));
+    auto* devIn = static_cast<char*>(d.alloc(in.bytes.size(), d.stream));
+    d.upload(devOut, out.bytes.data(), out.bytes.size(), d.stream);
+    d.upload(devIn, in.bytes.data(), in.bytes.size(), d.stream);
     auto onDevice = [&](const char* p) {
       auto* o = static_cast<const char*>(out.data());
       if (p >= o && p < o + out.bytes.size()) return devOut + (p - o);
@@ -353,10 +353,10 @@ class Runner {
     }
     braidResult_t async = braidSuccess;
     if (rc == braidSuccess && braidCommGetAsyncError(comm_, &async) == braidSuccess) rc = async;
-    d.download(out.bytes.data(), devOut, out.bytes.size());
-    d.download(in.bytes.data(), devIn, in.bytes.size());
-    d.release(devOut);
-    d.release(devIn);
+    d.download(out.bytes.data(), devOut, out.bytes.size(), d.stream);
+    d.download(in.bytes.data(), devIn, in.bytes.size(), d.stream);
+    d.release(devOut, d.stream);
+    d.release(devIn, d.stream);
     return rc;
   }
 

@@ -15,12 +15,14 @@ namespace braid::test {
 // Device memory for the matrix, supplied by a test that links the CUDA runtime (the matrix itself
 // does not). Each case mirrors its host buffers, guard bytes included, into memory from alloc,
 // calls Braid on those with `stream`, waits for the stream and copies them back before checking.
+// Every function works on `stream` alone: with ranks as threads on one GPU, anything that waits
+// for the whole device (cudaMalloc, cudaFree) would wait for a peer's kernel that waits for us.
 struct DeviceMemory {
   void* stream = nullptr;
-  void* (*alloc)(size_t bytes) = nullptr;
-  void (*release)(void* p) = nullptr;
-  void (*upload)(void* device, const void* host, size_t bytes) = nullptr;
-  void (*download)(void* host, const void* device, size_t bytes) = nullptr;
+  void* (*alloc)(size_t bytes, void* stream) = nullptr;
+  void (*release)(void* p, void* stream) = nullptr;
+  void (*upload)(void* device, const void* host, size_t bytes, void* stream) = nullptr;
+  void (*download)(void* host, const void* device, size_t bytes, void* stream) = nullptr;
   // Waits for everything on the stream; returns "" or what went wrong.
   std::string (*synchronize)(void* stream) = nullptr;
 };
