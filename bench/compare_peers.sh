@@ -10,8 +10,8 @@ peers=../shared/peers
 row() { awk -v lib="$1" '/^ +[0-9]/ {printf "%-22s %10s B %12s us %8s GB/s\n", lib, $1, $6, $8}'; }
 for s in $sizes; do
   n=200; ((s >= 1 << 24)) && n=5
-  "$build/tools/braidrun" -n 2 "$build/bench/all_reduce_perf" -b "$s" -e "$s" -c 0 -n $n -w 5 | row "braid shm"
-  BRAID_SHM_DISABLE=1 "$build/tools/braidrun" -n 2 "$build/bench/all_reduce_perf" -b "$s" -e "$s" -c 0 -n $n -w 5 |
+  "$build/tools/braidrun" -n 2 "$build/bench/all_reduce_perf" --host -b "$s" -e "$s" -c 0 -n $n -w 5 | row "braid shm"
+  BRAID_SHM_DISABLE=1 "$build/tools/braidrun" -n 2 "$build/bench/all_reduce_perf" --host -b "$s" -e "$s" -c 0 -n $n -w 5 |
     row "braid tcp"
 done
 list=$(echo "$sizes" | tr ' ' ',')

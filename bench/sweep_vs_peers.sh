@@ -10,8 +10,8 @@ mkdir -p "$out"
 peers=../shared/peers
 sweep=(-b 8 -e "$max" -f 4)
 iters=(-n 50 -w 5)  # Braid: more iterations than the default 20, against this noisy machine
-"$build/tools/braidrun" -n 2 "$build/bench/all_reduce_perf" "${sweep[@]}" "${iters[@]}" -c 1 -J "$out/braid_shm.json" >/dev/null
-BRAID_SHM_DISABLE=1 "$build/tools/braidrun" -n 2 "$build/bench/all_reduce_perf" "${sweep[@]}" "${iters[@]}" -c 1 \
+"$build/tools/braidrun" -n 2 "$build/bench/all_reduce_perf" --host "${sweep[@]}" "${iters[@]}" -c 1 -J "$out/braid_shm.json" >/dev/null
+BRAID_SHM_DISABLE=1 "$build/tools/braidrun" -n 2 "$build/bench/all_reduce_perf" --host "${sweep[@]}" "${iters[@]}" -c 1 \
   -J "$out/braid_tcp.json" >/dev/null
 (cd "$peers" && scripts/run_mpi.sh 2 shm -o allreduce "${sweep[@]}" -O) >"$out/ompi_vader.txt"
 (cd "$peers" && scripts/run_mpi.sh 2 tcp -o allreduce "${sweep[@]}" -O) >"$out/ompi_tcp.txt"

@@ -45,7 +45,12 @@ Comm* initRank(int nranks, const UniqueIdData& id, int rank, const braidConfig_t
   CommSettings settings = CommSettings::fromEnvironment(config);
   std::atomic<bool> noAbort{false};
   auto boot = Comm::makeBootstrap(id.commMagic, settings, &noAbort);
-  boot->joinThroughRoot(id.root, rank, nranks);
+  try {
+    boot->joinThroughRoot(id.root, rank, nranks);
+  } catch (const Error&) {
+    waitForRootFailureReplies(2000);  // see root.h: this process may host the root
+    throw;
+  }
   auto* comm = new Comm(std::move(settings), std::move(boot), cudaDevice);
   registerComm(comm);
   BRAID_INFO(kInit, "rank %d of %d ready (root %s, %s)", rank, nranks, id.root.str().c_str(),

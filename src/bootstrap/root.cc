@@ -4,8 +4,11 @@
 
 #include <poll.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -21,6 +24,27 @@ namespace {
 struct Arrival {
   Fd fd;
   SockAddr listen;
+};
+
+// Roots of this process that are sending failure replies, for waitForRootFailureReplies.
+std::mutex gReplyMu;
+std::condition_variable gReplyDone;
+int gReplying = 0;
+
+// Counts a root as replying for its lifetime.
+class Replying {
+ public:
+  Replying() {
+    std::lock_guard<std::mutex> lock(gReplyMu);
+    ++gReplying;
+  }
+  ~Replying() {
+    std::lock_guard<std::mutex> lock(gReplyMu);
+    --gReplying;
+    gReplyDone.notify_all();
+  }
+  Replying(const Replying&) = delete;
+  Replying& operator=(const Replying&) = delete;
 };
 
 void sendError(int fd, const std::string& text) {
@@ -46,6 +70,7 @@ void serve(Fd listener, uint64_t commMagic, int64_t timeoutMs) {
       std::string text = "rendezvous timed out after " + std::to_string(timeoutMs) + " ms: ranks " +
                          missing.str() + " of " + std::to_string(nranks) + " did not arrive";
       BRAID_WARN(kBoot, "%s", text.c_str());
+      Replying replying;
       for (auto& [r, a] : arrived)
         sendError(a.fd.get(), text);
       return;
@@ -84,6 +109,7 @@ void serve(Fd listener, uint64_t commMagic, int64_t timeoutMs) {
     }
     if (!problem.empty()) {
       BRAID_WARN(kBoot, "rendezvous failed: %s", problem.c_str());
+      Replying replying;
       sendError(fd.get(), problem);
       for (auto& [r, a] : arrived)
         sendError(a.fd.get(), problem);
@@ -106,6 +132,11 @@ void serve(Fd listener, uint64_t commMagic, int64_t timeoutMs) {
 }
 
 }  // namespace
+
+void waitForRootFailureReplies(int64_t ms) {
+  std::unique_lock<std::mutex> lock(gReplyMu);
+  gReplyDone.wait_for(lock, std::chrono::milliseconds(ms), [] { return gReplying == 0; });
+}
 
 void startRendezvousRoot(Fd listener, uint64_t commMagic, int64_t timeoutMs) {
   std::thread([l = std::move(listener), commMagic, timeoutMs]() mutable {

@@ -13,6 +13,12 @@ namespace braid {
 // that came which ranks did not) after timeoutMs.
 void startRendezvousRoot(Fd listener, uint64_t commMagic, int64_t timeoutMs);
 
+// Waits (at most ms) until no root of this process is in the middle of telling ranks why their
+// rendezvous failed. A rank whose rendezvous failed calls it before returning: the root runs in
+// its process, and had the process exited at once the root would have died before telling the
+// ranks after it in line, which would then see only a closed connection.
+void waitForRootFailureReplies(int64_t ms);
+
 struct RootHello {
   uint64_t commMagic;
   int32_t rank;

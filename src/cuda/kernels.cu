@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "cuda/kernels.h"
+#include "reduce/element_ops.h"
 
 namespace braid::cuda {
 
@@ -81,50 +82,12 @@ struct E5m2Codec {
   }
 };
 
-// ---- ops, with the CPU kernels' integer wrapping and NaN rules --------------------------------
+// ---- ops: the CPU kernels' own (reduce/element_ops.h) -----------------------------------------
 
-template <class T>
-using WrapType = decltype(std::make_unsigned_t<T>() + 0u);
-
-struct Sum {
-  template <class T>
-  __device__ static T apply(T a, T b) {
-    if constexpr (std::is_integral_v<T>) {
-      return T(WrapType<T>(a) + WrapType<T>(b));
-    } else {
-      return a + b;
-    }
-  }
-};
-
-struct Prod {
-  template <class T>
-  __device__ static T apply(T a, T b) {
-    if constexpr (std::is_integral_v<T>) {
-      return T(WrapType<T>(a) * WrapType<T>(b));
-    } else {
-      return a * b;
-    }
-  }
-};
-
-struct Max {
-  template <class T>
-  __device__ static T apply(T a, T b) {
-    T r = a > b ? a : b;
-    if constexpr (std::is_floating_point_v<T>) r = a != a ? a : r;
-    return r;
-  }
-};
-
-struct Min {
-  template <class T>
-  __device__ static T apply(T a, T b) {
-    T r = a < b ? a : b;
-    if constexpr (std::is_floating_point_v<T>) r = a != a ? a : r;
-    return r;
-  }
-};
+using element_ops::Max;
+using element_ops::Min;
+using element_ops::Prod;
+using element_ops::Sum;
 
 // Integers divide truncating toward zero (C++'s /) in 64 bits, so a divisor wider than the type
 // stays exact; floats divide in their compute type.

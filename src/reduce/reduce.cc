@@ -13,60 +13,19 @@
 #include <string>
 #include <type_traits>
 
+#include "reduce/element_ops.h"
 #include "reduce/float_types.h"
 
 namespace braid {
 
 namespace {
 
-// ---- element combiners ------------------------------------------------------------------------
+// ---- element combiners: Sum, Prod, Max, Min (reduce/element_ops.h) -------------------------
 
-// Integer arithmetic is done in an unsigned type at least as wide as unsigned int, so overflow
-// wraps modulo 2^bits instead of being UB (and uint8 products cannot overflow a promoted int).
-template <class T>
-using WrapType = decltype(std::make_unsigned_t<T>() + 0u);
-
-struct Sum {
-  template <class T>
-  static T apply(T a, T b) {
-    if constexpr (std::is_integral_v<T>) {
-      return T(WrapType<T>(a) + WrapType<T>(b));
-    } else {
-      return a + b;
-    }
-  }
-};
-
-struct Prod {
-  template <class T>
-  static T apply(T a, T b) {
-    if constexpr (std::is_integral_v<T>) {
-      return T(WrapType<T>(a) * WrapType<T>(b));
-    } else {
-      return a * b;
-    }
-  }
-};
-
-// For floats, a NaN on either side wins: a reduction must not hide a NaN just because of where it
-// sat in the ring. (Plain a > b ? a : b already yields b when b is NaN; the extra select covers a.)
-struct Max {
-  template <class T>
-  static T apply(T a, T b) {
-    T r = a > b ? a : b;
-    if constexpr (std::is_floating_point_v<T>) r = a != a ? a : r;
-    return r;
-  }
-};
-
-struct Min {
-  template <class T>
-  static T apply(T a, T b) {
-    T r = a < b ? a : b;
-    if constexpr (std::is_floating_point_v<T>) r = a != a ? a : r;
-    return r;
-  }
-};
+using element_ops::Max;
+using element_ops::Min;
+using element_ops::Prod;
+using element_ops::Sum;
 
 // What a value is divided by. Floats divide in their own type. Integers divide truncating toward
 // zero, but x86 has no vector integer division and a scalar one costs tens of cycles, so 8- and
