@@ -18,6 +18,20 @@ using namespace braid;
 
 namespace {
 
+// What a call's buffers are: whether any holds bytes in host memory, and which hold device memory
+// (a call checks at most two buffers), so the driver is asked about each pointer once.
+struct BufferKinds {
+  bool host = false;
+  const void* device[2] = {nullptr, nullptr};
+  int ndevice = 0;
+  bool isDevice(const void* p) const {
+    for (int i = 0; i < ndevice; ++i) {
+      if (device[i] == p) return true;
+    }
+    return false;
+  }
+};
+
 struct QueuedOp {
   Comm* comm;
   bool isCollective;
@@ -26,6 +40,7 @@ struct QueuedOp {
   PointToPointOp p2p;
   bool onDevice;  // stream-ordered on `stream` (see device_proxy.h)
   void* stream;
+  BufferKinds kinds;
 };
 
 struct GroupState {
@@ -67,12 +82,6 @@ size_t bytesOf(size_t count, size_t typeSize, size_t multiplier) {
   return count * typeSize * multiplier;
 }
 
-// What a call's buffers are: whether any holds bytes in host memory, any in device memory.
-struct BufferKinds {
-  bool host = false;
-  bool device = false;
-};
-
 void checkBuffer(const void* p, size_t bytes, const char* name, BufferKinds* kinds) {
   if (bytes == 0) return;
   if (p == nullptr) fail(braidInvalidArgument, name, " is NULL but holds ", bytes, " bytes");
@@ -85,13 +94,13 @@ void checkBuffer(const void* p, size_t bytes, const char* name, BufferKinds* kin
          " is CUDA device memory; this build of Braid has no CUDA support (nvcc was not found "
          "when it was configured)");
   }
-  kinds->device = true;
+  kinds->device[kinds->ndevice++] = p;
 }
 
 // A call is stream-ordered when it has a device buffer, or when it names a stream and has no
 // host buffer (a barrier, a count of 0): then it takes its place on that stream.
 bool streamOrdered(const BufferKinds& kinds, void* stream) {
-  return kinds.device || (stream != nullptr && !kinds.host && DeviceProxy::available());
+  return kinds.ndevice > 0 || (stream != nullptr && !kinds.host && DeviceProxy::available());
 }
 
 bool overlap(const void* a, size_t an, const void* b, size_t bn) {
@@ -167,7 +176,7 @@ void runQueue(Comm& comm, std::span<const QueuedOp* const> ops) {
 // The device buffers op reads and writes; its host buffers, if any, are used where they are.
 void addDeviceSpans(const QueuedOp& op, int rank, int nranks, std::vector<DeviceSpan>* spans) {
   auto add = [&](const void* p, size_t bytes, bool in, bool out) {
-    if (bytes > 0 && memoryKind(p) == MemoryKind::kDevice) spans->push_back({p, bytes, in, out});
+    if (bytes > 0 && op.kinds.isDevice(p)) spans->push_back({p, bytes, in, out});
   };
   if (!op.isCollective) {
     const PointToPointOp& p = op.p2p;
@@ -207,8 +216,7 @@ void addDeviceSpans(const QueuedOp& op, int rank, int nranks, std::vector<Device
   }
 }
 
-// Puts one communicator's stream-ordered operations (all on one stream) on that stream; its proxy
-// thread runs them on the staged buffers when the stream gets there.
+// One communicator's stream-ordered calls in a group must share a stream.
 void checkOneStream(const Comm& comm, std::span<const QueuedOp* const> ops) {
   for (const QueuedOp* op : ops) {
     if (op->stream != ops[0]->stream) {
@@ -218,6 +226,8 @@ void checkOneStream(const Comm& comm, std::span<const QueuedOp* const> ops) {
   }
 }
 
+// Puts one communicator's stream-ordered operations on their stream; its proxy thread runs them on
+// the staged buffers when the stream gets there.
 void enqueueOnDevice(Comm& comm, std::span<const QueuedOp* const> ops) {
   checkOneStream(comm, ops);
   void* stream = ops[0]->stream;
@@ -395,7 +405,8 @@ braidResult_t collective(const char* fn, braidComm_t handle, OpKind kind, const 
     CollArgs args{kind, send, recv, count, type, op, root, es};
     if (kind != OpKind::kBroadcast && kind != OpKind::kReduce) args.root = -1;
     const Algorithm& algorithm = chooseAlgorithm(*comm.get(), args);
-    submit(QueuedOp{comm.get(), true, args, &algorithm, {}, streamOrdered(kinds, stream), stream});
+    submit(QueuedOp{
+        comm.get(), true, args, &algorithm, {}, streamOrdered(kinds, stream), stream, kinds});
   });
 }
 
@@ -416,7 +427,8 @@ braidResult_t pointToPoint(const char* fn, braidComm_t handle, bool isSend, cons
            "matching call");
     }
     PointToPointOp p{isSend, peer, const_cast<void*>(buf), count, type, es};
-    submit(QueuedOp{comm.get(), false, {}, nullptr, p, streamOrdered(kinds, stream), stream});
+    submit(
+        QueuedOp{comm.get(), false, {}, nullptr, p, streamOrdered(kinds, stream), stream, kinds});
   });
 }
 

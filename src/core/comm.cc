@@ -209,28 +209,30 @@ const char* Comm::transportTo(int peer) const {
 }
 
 Comm::~Comm() {
+  deviceMade_.store(nullptr);
   device_.reset();  // finishes the device work first: it runs on this communicator
   bootstrap_->sayGoodbye();
 }
 
+// abort() and deviceProxy() each write their flag before reading the other's (sequentially
+// consistent), so a proxy made during an abort is aborted by one side or the other.
 void Comm::abort() {
   aborted_.store(true);
-  std::lock_guard<std::mutex> lock(deviceMu_);
-  if (device_) device_->abort();
+  if (DeviceProxy* proxy = deviceMade_.load()) proxy->abort();
 }
 
 DeviceProxy& Comm::deviceProxy() {
   std::lock_guard<std::mutex> lock(deviceMu_);
   if (!device_) {
     device_ = std::make_unique<DeviceProxy>(rank(), settings_.timeoutMs);
+    deviceMade_.store(device_.get());
     if (aborted_.load()) device_->abort();
   }
   return *device_;
 }
 
 DeviceProxy* Comm::deviceProxyIfMade() {
-  std::lock_guard<std::mutex> lock(deviceMu_);
-  return device_.get();
+  return deviceMade_.load();
 }
 
 Connection& Comm::connection(int peer) {

@@ -209,8 +209,10 @@ class Comm {
   std::string lastError_;
   std::vector<pollfd> pollSet_;
   std::vector<char> scratch_;
-  std::mutex deviceMu_;  // guards making device_ against abort() from another thread
+  std::mutex deviceMu_;  // serialises making device_
   std::unique_ptr<DeviceProxy> device_;
+  // device_.get(), readable without the lock: every host-buffer call asks for it.
+  std::atomic<DeviceProxy*> deviceMade_{nullptr};
 };
 
 template <typename Ready>
