@@ -2,7 +2,8 @@
 // topology (NUMA nodes, this process's CPUs, GPUs, NICs and the NIC nearest to each), the
 // transport it would use for each kind of peer, the algorithms it has, and every BRAID_* parameter
 // with its current value and doc. BRAID_TOPO_FILE shows another machine's placement.
-// `braid-info --params-markdown` prints the README's parameter table (a test keeps them equal).
+// `braid-info --params-markdown` prints the README's parameter table (a test keeps them equal);
+// `--tuning` and `--calibrate FILE` show and measure the cost model (braid_info_tuning.h).
 #include <dlfcn.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "algorithms/algorithm.h"
+#include "braid_info_tuning.h"
 #include "collectives/braid.h"
 #include "core/comm.h"
 #include "core/error.h"
@@ -164,8 +166,11 @@ int main(int argc, char** argv) {
     printMarkdown();
     return 0;
   }
+  if (argc > 1 && std::strcmp(argv[1], "--tuning") == 0) return printTuning(argc - 2, argv + 2);
+  if (argc == 3 && std::strcmp(argv[1], "--calibrate") == 0) return calibrate(argv[2]);
   if (argc > 1) {
-    fprintf(stderr, "usage: braid-info [--params-markdown]\n");
+    fprintf(stderr,
+            "usage: braid-info [--params-markdown | --tuning [options] | --calibrate FILE]\n");
     return std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ? 0 : 2;
   }
   return printSummary();

@@ -1,8 +1,8 @@
 // Algorithms and their registry. An algorithm has a name, a one-line description, the operations
-// it serves, an eligibility check that can say "not for this call" (and why), the message sizes
-// the default choice gives it, and a run function written only against Comm's connections and
-// wait loop. chooseAlgorithm() applies BRAID_ALGO (algo_spec.h) and otherwise takes the first
-// entry in registry order that serves the call, is eligible and whose size limit it is within.
+// it serves, an eligibility check that can say "not for this call" (and why), a cost function
+// (cost_model.h), and a run function written only against Comm's connections and wait loop.
+// chooseAlgorithm() applies BRAID_ALGO (algo_spec.h) and otherwise takes the eligible algorithm
+// the cost model predicts fastest (registry order breaks ties).
 #pragma once
 
 #include <cstddef>
@@ -13,6 +13,8 @@
 #include "core/comm.h"
 
 namespace braid {
+
+struct CostInputs;
 
 // One collective call, after argument checks.
 struct CollArgs {
@@ -32,16 +34,18 @@ struct Algorithm {
   bool (*serves)(OpKind kind);
   // nullptr when the algorithm can run this call, else the reason it cannot.
   const char* (*ineligible)(const Comm& comm, const CollArgs& args);
-  // The default choice takes it for messages (messageBytes) of this collective below this many
-  // bytes: 0 never, SIZE_MAX at any size. BRAID_ALGO can force it at any size.
-  size_t (*defaultBelowBytes)(OpKind kind);
+  // The cost model's time for a call, in us (cost_model.h): the default choice takes the
+  // eligible algorithm predicted fastest. BRAID_ALGO can force any.
+  double (*cost)(const CostInputs& in);
   // Posts and processes the call's transfers; the caller then waits until all have finished
   // (Comm::waitAllDone), so an algorithm may return with sends still in flight.
   void (*run)(Comm& comm, const CollArgs& args);
 };
 
 std::span<const Algorithm> algorithms();
-const Algorithm& chooseAlgorithm(const Comm& comm, const CollArgs& args);
+const Algorithm& chooseAlgorithm(Comm& comm, const CollArgs& args);
+// What the cost model needs to know about a call on comm.
+CostInputs costInputs(const Comm& comm, const CollArgs& args);
 // A call's size for algorithm choice: its largest buffer in bytes (count x type size, times the
 // rank count for allgather, reduce-scatter and alltoall).
 size_t messageBytes(const Comm& comm, const CollArgs& args);

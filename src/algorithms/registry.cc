@@ -1,10 +1,12 @@
-// The algorithm registry: every algorithm Braid has, in order of preference, and the choice per
-// call (BRAID_ALGO first, then the first entry that serves the call, is eligible and is within
-// its default size limit). The limits come from the measurements in docs/benchmarks.md.
+// The algorithm registry: every algorithm Braid has, and the choice per call (BRAID_ALGO first,
+// then the eligible algorithm the cost model predicts fastest).
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "algorithms/algo_spec.h"
 #include "algorithms/algorithm.h"
+#include "algorithms/cost_model.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -62,47 +64,43 @@ bool servesAllGather(OpKind k) {
   return k == OpKind::kAllGather;
 }
 
-// Default size limits, in the form Algorithm::defaultBelowBytes takes.
-template <size_t kBytes>
-size_t below(OpKind) {
-  return kBytes;
-}
-constexpr size_t kAny = SIZE_MAX;
-// Its reduce-scatter lost to the ring's at every size measured; its allreduce wins in between
-// recursive doubling and the ring.
-size_t rabenseifnerBelow(OpKind k) {
-  return k == OpKind::kAllReduce ? 256 << 10 : 0;
-}
-
-// Registry order is preference order: the first entry that serves the call, is eligible and whose
-// default size limit the message is below runs, unless BRAID_ALGO says otherwise.
+// Registry order breaks the cost model's ties (at 2 ranks several algorithms make the same
+// transfers): the ring and the chain, the most exercised, first.
 constexpr Algorithm kAlgorithms[] = {
+    {"ring", "pipelined ring: reduce-scatter then allgather; bandwidth-optimal", servesRingKinds,
+     alwaysEligible, ringCost, runRing},
+    {"chain", "pipelined chain along the ring from (broadcast) or to (reduce) the root",
+     servesChainKinds, alwaysEligible, chainCost, runChain},
     {"recdbl", "recursive doubling: log2(n) whole-buffer exchanges; for small messages",
-     servesAllReduce, alwaysEligible, below<64 << 10>, recursiveDoublingAllReduce},
+     servesAllReduce, alwaysEligible, recursiveDoublingCost, recursiveDoublingAllReduce},
     {"rabenseifner",
      "recursive halving reduce-scatter (then doubling allgather): log2(n) steps, 2x the data",
-     servesHalvingDoublingKinds, alwaysEligible, rabenseifnerBelow, runHalvingDoubling},
-    // Never better than both its neighbours on one host (docs/benchmarks.md): left to BRAID_ALGO
-    // until the tuner weighs it for multi-host runs.
+     servesHalvingDoublingKinds, alwaysEligible, halvingDoublingCost, runHalvingDoubling},
     {"dbtree", "pipelined double binary tree: each half reduced up and broadcast down one tree",
-     servesAllReduce, alwaysEligible, below<0>, doubleBinaryTreeAllReduce},
-    // Built for several hosts; not measured across hosts yet, so BRAID_ALGO only for now.
+     servesAllReduce, alwaysEligible, doubleBinaryTreeCost, doubleBinaryTreeAllReduce},
     {"hierarchical",
      "inside each host by binomial tree, across hosts between one representative per host",
-     servesHierarchicalKinds, alwaysEligible, below<0>, runHierarchical},
+     servesHierarchicalKinds, alwaysEligible, hierarchicalCost, runHierarchical},
     {"bruck", "Bruck allgather: log2(n) steps for any rank count", servesAllGather, alwaysEligible,
-     below<256 << 10>, bruckAllGather},
+     bruckCost, bruckAllGather},
     {"tree", "pipelined binomial tree from (broadcast) or to (reduce) the root: log2(n) hops",
-     servesChainKinds, alwaysEligible, below<1 << 20>, runBinomial},
-    {"ring", "pipelined ring: reduce-scatter then allgather; bandwidth-optimal", servesRingKinds,
-     alwaysEligible, below<kAny>, runRing},
-    {"chain", "pipelined chain along the ring from (broadcast) or to (reduce) the root",
-     servesChainKinds, alwaysEligible, below<kAny>, runChain},
+     servesChainKinds, alwaysEligible, binomialCost, runBinomial},
     {"pairwise", "every pair exchanges its block directly, all pairs at once", servesAlltoAll,
-     alwaysEligible, below<kAny>, pairwiseAlltoAll},
+     alwaysEligible, onlyChoiceCost, pairwiseAlltoAll},
     {"dissemination", "log2(n) rounds of signals to rank+2^k", servesBarrier, alwaysEligible,
-     below<kAny>, disseminationBarrier},
+     onlyChoiceCost, disseminationBarrier},
 };
+
+// BRAID_ALGO's rules, parsed once per thread and spec (a bad spec throws on every call).
+const std::vector<AlgoRule>& algoRules(const std::string& spec) {
+  thread_local std::string parsedSpec;
+  thread_local std::vector<AlgoRule> parsed;
+  if (spec != parsedSpec || parsed.empty()) {
+    parsed = parseAlgoSpec(spec);
+    parsedSpec = spec;
+  }
+  return parsed;
+}
 
 }  // namespace
 
@@ -117,11 +115,26 @@ size_t messageBytes(const Comm& comm, const CollArgs& args) {
   return perRank ? bytes * static_cast<size_t>(comm.nranks()) : bytes;
 }
 
-const Algorithm& chooseAlgorithm(const Comm& comm, const CollArgs& args) {
+CostInputs costInputs(const Comm& comm, const CollArgs& args) {
+  const CostConstants& k = costConstants();
+  const Comm::Links& links = comm.links();
+  CostInputs in;
+  in.kind = args.kind;
+  in.nranks = comm.nranks();
+  in.bytes = messageBytes(comm, args);
+  in.hosts = links.hosts;
+  in.inside = linkCost(k, links.inside);
+  in.across = linkCost(k, links.across);
+  in.flat = links.hosts > 1 ? in.across : in.inside;
+  in.chunkBytes = comm.settings().chunkBytes;
+  in.reduceBytesPerUs = k.reduceBytesPerUs;
+  return in;
+}
+
+const Algorithm& chooseAlgorithm(Comm& comm, const CollArgs& args) {
   size_t bytes = messageBytes(comm, args);
   if (!comm.settings().algo.empty()) {
-    const Algorithm* forced =
-        forcedAlgorithm(parseAlgoSpec(comm.settings().algo), args.kind, bytes);
+    const Algorithm* forced = forcedAlgorithm(algoRules(comm.settings().algo), args.kind, bytes);
     if (forced != nullptr) {
       const char* why = forced->ineligible(comm, args);
       if (why != nullptr) {
@@ -133,13 +146,25 @@ const Algorithm& chooseAlgorithm(const Comm& comm, const CollArgs& args) {
       return *forced;
     }
   }
+  // Eligibility depends only on the communicator and the collective (alwaysEligible so far), so
+  // a choice holds for every call of the same collective and size.
+  if (const Algorithm* known = comm.rememberedChoice(args.kind, bytes)) return *known;
+  CostInputs in = costInputs(comm, args);
+  const Algorithm* best = nullptr;
+  double bestUs = 0;
   for (const Algorithm& a : kAlgorithms) {
-    if (a.serves(args.kind) && bytes < a.defaultBelowBytes(args.kind) &&
-        a.ineligible(comm, args) == nullptr) {
-      BRAID_TRACE(kTuning, "%s of %zu bytes: %s (first eligible)", opKindName(args.kind), bytes,
-                  a.name);
-      return a;
+    if (!a.serves(args.kind) || a.ineligible(comm, args) != nullptr) continue;
+    double us = a.cost(in);
+    if (best == nullptr || us < bestUs) {
+      best = &a;
+      bestUs = us;
     }
+  }
+  if (best != nullptr) {
+    BRAID_TRACE(kTuning, "%s of %zu bytes over %d ranks: %s, predicted %.1f us",
+                opKindName(args.kind), bytes, comm.nranks(), best->name, bestUs);
+    comm.rememberChoice(args.kind, bytes, best);
+    return *best;
   }
   fail(braidInternalError, "no algorithm serves ", opKindName(args.kind));
 }

@@ -1,8 +1,10 @@
 // The live-handle registry and last-error storage.
 #include "api/handles.h"
 
-#include <condition_variable>
+#include <atomic>
+#include <chrono>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 namespace braid {
@@ -10,13 +12,12 @@ namespace braid {
 namespace {
 
 struct Entry {
-  int activeCalls = 0;
-  bool retiring = false;
+  std::atomic<int> activeCalls{0};
+  std::atomic<bool> retiring{false};
 };
 
 struct Registry {
   std::mutex mu;
-  std::condition_variable idle;
   std::unordered_map<const Comm*, Entry> live;
 };
 
@@ -31,7 +32,7 @@ thread_local std::string tlsLastError;
 
 void registerComm(Comm* comm) {
   std::lock_guard<std::mutex> lock(registry().mu);
-  registry().live[comm] = Entry{};
+  registry().live.try_emplace(comm);
 }
 
 void retireComm(Comm* comm) {
@@ -42,8 +43,14 @@ void retireComm(Comm* comm) {
     if (it == r.live.end() || it->second.retiring) {
       fail(braidInvalidArgument, "invalid or already destroyed communicator");
     }
-    it->second.retiring = true;
-    r.idle.wait(lock, [&] { return r.live[comm].activeCalls == 0; });
+    Entry& e = it->second;  // its node stays put while other entries come and go
+    e.retiring = true;
+    // Calls inside leave by decrementing the count alone, without the lock: look each millisecond.
+    while (e.activeCalls.load() != 0) {
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      lock.lock();
+    }
     r.live.erase(comm);
   }
   delete comm;
@@ -58,13 +65,12 @@ CommRef::CommRef(braidComm_t handle) : comm_(reinterpret_cast<Comm*>(handle)) {
     fail(braidInvalidArgument, "invalid or destroyed communicator");
   }
   ++it->second.activeCalls;
+  activeCalls_ = &it->second.activeCalls;
 }
 
+// The decrement is the last touch of the entry: retireComm may free it as soon as it sees zero.
 CommRef::~CommRef() {
-  if (comm_ == nullptr) return;
-  std::lock_guard<std::mutex> lock(registry().mu);
-  --registry().live[comm_].activeCalls;
-  registry().idle.notify_all();
+  if (comm_ != nullptr) --*activeCalls_;
 }
 
 void recordError(braidComm_t handle, const std::string& text) {

@@ -3,6 +3,7 @@
 // braidCommAbort can wait for them to leave), and the last error message per communicator.
 #pragma once
 
+#include <atomic>
 #include <string>
 
 #include "collectives/braid.h"
@@ -27,6 +28,9 @@ class CommRef {
 
  private:
   Comm* comm_;
+  // The registry entry's count of calls inside: its node outlives this call (retireComm waits
+  // for the count to drop).
+  std::atomic<int>* activeCalls_ = nullptr;
 };
 
 inline braidComm_t toHandle(Comm* c) {

@@ -72,7 +72,10 @@ CommSettings CommSettings::fromEnvironment(const braidConfig_t* config) {
   if (nstreams < 1 || nstreams > 16) {
     fail(braidInvalidArgument, "BRAID_SOCKET_NSTREAMS must be in 1..16");
   }
+  int64_t singleCopy = paramInt("BRAID_SHM_SINGLE_COPY_MIN");
+  if (singleCopy < 0) fail(braidInvalidArgument, "BRAID_SHM_SINGLE_COPY_MIN must be >= 0");
   s.chunkBytes = static_cast<size_t>(chunk);
+  s.shmSingleCopyMin = static_cast<size_t>(singleCopy);
   s.nslots = static_cast<int>(nslots);
   s.nstreams = static_cast<int>(nstreams);
   s.algo = paramString("BRAID_ALGO");
@@ -130,7 +133,12 @@ Comm::Comm(CommSettings settings, std::unique_ptr<Bootstrap> bootstrap, int cuda
   mine.forcesIb = settings_.transport == "ib";
   bootstrap_->allgather(peers_.data(), sizeof(PeerInfo));
   setRingOrder();
+  setLinks();
   logProcessTopology();
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  long local = std::count_if(peers_.begin(), peers_.end(),
+                             [&](const PeerInfo& p) { return p.host == mine.host; });
+  spin_ = local <= cpus ? kSpin : std::chrono::microseconds(0);
 }
 
 void Comm::setRingOrder() {
@@ -144,6 +152,28 @@ void Comm::setRingOrder() {
   bool regrouped = !std::is_sorted(ringOrder_.begin(), ringOrder_.end());
   BRAID_INFO(kInit, "ring: rank %d: prev rank %d, next rank %d (%s)", rank(), prev(), next(),
              regrouped ? "ranks regrouped so each host's are contiguous" : "rank order");
+}
+
+void Comm::setLinks() {
+  std::vector<uint64_t> hosts;
+  bool insideSeen = false;
+  bool acrossSeen = false;
+  for (int peer = 0; peer < nranks(); ++peer) {
+    uint64_t host = peers_[static_cast<size_t>(peer)].host;
+    if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) hosts.push_back(host);
+    bool local = host == peers_[static_cast<size_t>(rank())].host;
+    if (peer == rank() || (local ? insideSeen : acrossSeen)) continue;
+    std::string transport;
+    try {
+      transport = chooseTransport(peer).first;
+    } catch (const Error&) {
+      transport = "tcp";  // a misconfiguration fails when the connection is made, not here
+    }
+    (local ? links_.inside : links_.across) = transport;
+    (local ? insideSeen : acrossSeen) = true;
+  }
+  links_.hosts = static_cast<int>(hosts.size());
+  if (!acrossSeen) links_.across = links_.inside;
 }
 
 void Comm::probeIbPort() {
@@ -238,6 +268,9 @@ DeviceProxy* Comm::deviceProxyIfMade() {
 Connection& Comm::connection(int peer) {
   auto& slot = connections_[static_cast<size_t>(peer)];
   if (slot) return *slot;
+  // Setting up blocks until the peer takes part; what is queued for others (a batched header)
+  // goes out first, or a peer waiting for it would never come to this set-up.
+  progressAll();
   Deadline d = deadline();
   auto [transport, reason] = chooseTransport(peer);
   bool shm = std::strcmp(transport, "shm") == 0;
@@ -247,7 +280,8 @@ Connection& Comm::connection(int peer) {
       rank() < peer ? bootstrap_->connectData(peer, streams, d) : bootstrap_->acceptData(peer, d);
   size_t slotBytes = settings_.chunkBytes;
   if (shm) {
-    slot = std::make_unique<ShmConnection>(peer, std::move(fds[0]), slotBytes, settings_.nslots, d);
+    slot = std::make_unique<ShmConnection>(peer, std::move(fds[0]), slotBytes, settings_.nslots,
+                                           settings_.shmSingleCopyMin, d);
     BRAID_INFO(kNet, "rank %d -> rank %d: shm (%s)", rank(), peer, reason.c_str());
   } else if (ib) {
     slot = makeIbConnection(peer, ib_.port, std::move(fds[0]), slotBytes, settings_.nslots, d);
@@ -277,7 +311,7 @@ void Comm::beginCollective(OpHeader header) {
   Connection& next = connection(this->next());
   Connection& prev = connection(this->prev());
   sentHeader_ = header;
-  next.postSend(&sentHeader_, sizeof(OpHeader));
+  next.postSendBatched(&sentHeader_, sizeof(OpHeader));
   expectedHeader_ = header;
   prev.postRecv(&receivedHeader_, sizeof(OpHeader));  // the first receive of this operation
   headerFrom_ = this->prev();

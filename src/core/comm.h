@@ -2,9 +2,11 @@
 // (opened on first use, one per peer), the settings, and the wait loop every algorithm blocks in.
 //
 // Waiting: wait(ready, ...) drives progress on every open connection until `ready` holds. It
-// spins briefly (latency), then sleeps in poll() on the connections' and the control ring's
-// descriptors (so oversubscribed ranks do not starve each other). Any wait ends with an error when
-// no byte has moved for the timeout, when a peer fails or vanishes, or on braidCommAbort.
+// busy-polls for 20 us where this host has a core per rank (latency), then polls with
+// sched_yield between polls for 50 us, then sleeps in poll() on the connections' and the control
+// ring's descriptors (so oversubscribed ranks do not starve each other). Any wait ends with an
+// error when no byte has moved for the timeout, when a peer fails or vanishes, or on
+// braidCommAbort.
 //
 // Call order: each operation first sends a header (sequence, kind, type, count, op, root) to the
 // next rank and checks the one from the previous rank. Any disagreement between ranks shows up
@@ -13,6 +15,7 @@
 
 #include <sched.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -28,6 +31,8 @@
 #include "transport/ib/ib_transport.h"
 
 namespace braid {
+
+struct Algorithm;
 
 enum class OpKind : int32_t {
   kAllReduce = 1,
@@ -61,6 +66,7 @@ struct CommSettings {
   bool shmDisabled = false;
   bool ibDisabled = false;
   size_t chunkBytes = 0;
+  size_t shmSingleCopyMin = 0;  // 0: shm never reads a peer's memory directly
   int nslots = 0;
   int nstreams = 0;
   std::string algo;
@@ -82,6 +88,25 @@ class Comm {
   int cudaDevice() const { return cudaDevice_; }
   const CommSettings& settings() const { return settings_; }
   Bootstrap& bootstrap() { return *bootstrap_; }
+  // What the cost model sees of this communicator: how many hosts, and the transport between
+  // ranks of one host and between hosts (inside where there is one host).
+  struct Links {
+    int hosts = 1;
+    std::string inside = "shm";
+    std::string across = "shm";
+  };
+  const Links& links() const { return links_; }
+  // The default algorithm choice for recent (collective, size) pairs, so the cost model runs
+  // once per pair (registry.cc); nullptr when not remembered.
+  const Algorithm* rememberedChoice(OpKind kind, size_t bytes) const {
+    for (const Choice& c : choices_) {
+      if (c.algorithm != nullptr && c.kind == kind && c.bytes == bytes) return c.algorithm;
+    }
+    return nullptr;
+  }
+  void rememberChoice(OpKind kind, size_t bytes, const Algorithm* algorithm) {
+    choices_[nextChoice_++ % choices_.size()] = Choice{kind, bytes, algorithm};
+  }
   // The host identity `rank` reported at init (equal for ranks that share a host).
   uint64_t hostOf(int rank) const { return peers_[static_cast<size_t>(rank)].host; }
   // Ring neighbours follow the ring order (each host's ranks contiguous, see ring_order.h), which
@@ -163,6 +188,7 @@ class Comm {
  private:
   // Orders the ring from the allgathered host identities.
   void setRingOrder();
+  void setLinks();
   // The transport for peer and why, e.g. {"shm", "same host"}.
   std::pair<const char*, std::string> chooseTransport(int peer) const;
   // Whether ib can carry traffic to peer; if not, *why says so.
@@ -184,6 +210,14 @@ class Comm {
   std::unique_ptr<Bootstrap> bootstrap_;
   int cudaDevice_;
   std::vector<PeerInfo> peers_;
+  Links links_;
+  struct Choice {
+    OpKind kind;
+    size_t bytes;
+    const Algorithm* algorithm;
+  };
+  std::array<Choice, 8> choices_{};
+  size_t nextChoice_ = 0;
   std::vector<int> ringOrder_;     // ranks in ring order
   std::vector<int> ringPosition_;  // by rank: its index in ringOrder_
   IbProbe ib_;
@@ -195,6 +229,12 @@ class Comm {
   OpHeader expectedHeader_;
   OpHeader receivedHeader_;
   int headerFrom_ = -1;
+  // How long wait() polls without giving the core away before it starts yielding: kSpin, or 0
+  // where this host has more ranks than CPUs (a spinning rank would hold the core its peer needs).
+  // The clock is read once every kPollsPerClockRead polls.
+  static constexpr std::chrono::microseconds kSpin{20};
+  static constexpr uint32_t kPollsPerClockRead = 64;
+  std::chrono::microseconds spin_{0};
   static constexpr int kNoticeGraceMs = 300;
   uint64_t collSeq_ = 0;
   uint64_t splitSeq_ = 0;
@@ -215,28 +255,58 @@ class Comm {
   std::atomic<DeviceProxy*> deviceMade_{nullptr};
 };
 
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 template <typename Ready>
 void Comm::wait(Ready&& ready, int peer, const char* what) {
   if (checkHeader() && ready()) return;
-  Deadline d = deadline();
-  auto spinUntil = Deadline::Clock::now() + std::chrono::microseconds(50);
-  for (;;) {
+  // Busy-poll first (a peer on another core answers within a microsecond), then give the core
+  // away between polls for a while (oversubscribed ranks need it), then sleep in poll(). A reply
+  // within the first polls costs no clock read; the timeout counts from the first sleep.
+  enum class Phase { kSpin, kYield, kSleep } phase = Phase::kSpin;
+  Deadline::Clock::time_point spinUntil{};
+  Deadline::Clock::time_point yieldUntil{};
+  Deadline d;
+  for (uint32_t idle = 0;;) {
     bool moved;
     try {
       moved = progressAll();
     } catch (const Error& e) {
-      onProgressError(e, d, peer, what);
+      onProgressError(e, deadline(), peer, what);
       throw;
     }
     if (checkHeader() && ready()) return;
     if (moved) {
-      d = deadline();
-      spinUntil = Deadline::Clock::now() + std::chrono::microseconds(50);
+      idle = 0;
+      phase = Phase::kSpin;
       continue;
     }
-    if (Deadline::Clock::now() < spinUntil) {
-      sched_yield();  // oversubscribed ranks (more ranks than cores) need the core we hold
-      continue;
+    if (phase == Phase::kSpin && spin_.count() > 0) {
+      if (++idle % kPollsPerClockRead != 0) {
+        cpuRelax();
+        continue;
+      }
+      auto now = Deadline::Clock::now();
+      if (idle == kPollsPerClockRead) spinUntil = now + spin_;
+      if (now < spinUntil) continue;
+    }
+    if (phase == Phase::kSpin) {
+      phase = Phase::kYield;
+      yieldUntil = Deadline::Clock::now() + std::chrono::microseconds(50);
+    }
+    if (phase == Phase::kYield) {
+      if (Deadline::Clock::now() < yieldUntil) {
+        sched_yield();
+        continue;
+      }
+      phase = Phase::kSleep;
+      d = deadline();
     }
     sleepInPoll(d);
     if (d.expired() || d.aborted()) onTimeout(d, peer, what);

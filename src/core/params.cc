@@ -27,10 +27,18 @@ constexpr ParamSpec kParams[] = {
     {"BRAID_SOCKET_NSTREAMS", "2",
      "TCP connections per peer that large messages are striped over (1-16)"},
     {"BRAID_CHUNK_SIZE", "512K", "bytes per pipelined chunk in ring, chain and tree algorithms"},
+    {"BRAID_SHM_SINGLE_COPY_MIN", "0",
+     "shm sends of at least this many bytes are read straight from the sender's memory "
+     "(process_vm_readv: one copy instead of two); 0 never (slower on 2-core machines)"},
     {"BRAID_NSLOTS", "4", "staging slots per connection and direction (pipeline depth)"},
     {"BRAID_ALGO", "",
      "force algorithms, rules joined by ;: name, coll=name or coll:lo-hi=name,lo-hi=name (bytes, "
      "K/M/G, hi may be inf); see Choosing algorithms"},
+    {"BRAID_TUNING_FILE", "",
+     "cost-model constants to use (written by braid-info --calibrate); default: built-in"},
+    {"BRAID_TUNING", "",
+     "override cost-model constants: key=value,... (keys as in braid-info --tuning, e.g. "
+     "shm.latency_us=0.4,tcp.gbps=2.5)"},
     {"BRAID_TRANSPORT", "",
      "force the transport for every peer: tcp, shm (same host only) or ib (a verbs port on both "
      "sides)"},

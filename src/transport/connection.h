@@ -41,6 +41,10 @@ class Connection {
   virtual void postSlot(size_t bytes) = 0;
   // Queues caller memory; it must stay valid and unchanged until sendsDone().
   virtual void postSend(const void* data, size_t bytes) = 0;
+  // Like postSend, for a small message that a send usually follows at once (an operation's
+  // header): the transport may hold it until that send or the next progress(), so both leave
+  // together.
+  virtual void postSendBatched(const void* data, size_t bytes) { postSend(data, bytes); }
   virtual bool sendsDone() const = 0;
 
   // --- receiving ---

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,12 @@ namespace braid {
 namespace {
 
 constexpr size_t kNameBytes = 96;
+// Where the handshake message carries the address the peer's probe reads (after the path).
+constexpr size_t kProbeOffset = 80;
+// Handshake acknowledgements: mapped, and whether the probe could read the sender's memory.
+constexpr char kAckMapped = 1;
+constexpr char kAckMappedAndReadable = 2;
+constexpr size_t kBatchBelowBytes = 4096;
 
 size_t segmentBytes(size_t slotBytes, int nslots) {
   return sizeof(ShmConnection::Fifo) + slotBytes * static_cast<size_t>(nslots);
@@ -90,13 +97,19 @@ std::string ShmSegment::path() const {
   return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd_.get());
 }
 
-ShmConnection::ShmConnection(int peer, Fd side, size_t slotBytes, int nslots,
+ShmConnection::ShmConnection(int peer, Fd side, size_t slotBytes, int nslots, size_t singleCopyMin,
                              const Deadline& deadline)
-    : Connection(peer), side_(std::move(side)), slotBytes_(slotBytes), nslots_(nslots) {
+    : Connection(peer),
+      side_(std::move(side)),
+      slotBytes_(slotBytes),
+      nslots_(nslots),
+      singleCopyMin_(singleCopyMin) {
   inSeg_ = ShmSegment::create(segmentBytes(slotBytes, nslots));
   char name[kNameBytes] = {};
-  snprintf(name, sizeof(name), "%s", inSeg_.path().c_str());
+  snprintf(name, kProbeOffset, "%s", inSeg_.path().c_str());
   in_ = reinterpret_cast<Fifo*>(inSeg_.data());
+  auto probe = reinterpret_cast<uint64_t>(in_);
+  std::memcpy(name + kProbeOffset, &probe, sizeof(probe));
   sendAll(side_.get(), name, sizeof(name), deadline,
           "shared-memory set-up with rank " + std::to_string(peer));
   setNonBlocking(side_.get(), true);
@@ -116,17 +129,22 @@ bool ShmConnection::advanceHandshake() {
     }
     if (state_ == State::kAwaitAck) {
       inSeg_.closeHandle();  // the peer has mapped it
+      peerReadsMe_ = ack == kAckMappedAndReadable && singleCopyMin_ > 0;
       state_ = State::kReady;
       break;
     }
     peerNameBytes_ += static_cast<size_t>(n);
     if (peerNameBytes_ < kNameBytes) continue;
-    peerName_[kNameBytes - 1] = '\0';
-    if (std::strncmp(peerName_, "/proc/", 6) != 0) fail(braidRemoteError, what, ": bad path");
+    uint64_t probe = 0;
+    std::memcpy(&probe, peerName_ + kProbeOffset, sizeof(probe));
+    peerName_[kProbeOffset - 1] = '\0';
+    if (std::sscanf(peerName_, "/proc/%d/fd/", &peerPid_) != 1) {
+      fail(braidRemoteError, what, ": bad path");
+    }
     outSeg_ = ShmSegment::open(peerName_, segmentBytes(slotBytes_, nslots_));
     out_ = reinterpret_cast<Fifo*>(outSeg_.data());
-    char one = 1;
-    sendAll(side_.get(), &one, 1, Deadline::after(1000), what);
+    char mine = singleCopyMin_ > 0 && probeRead(probe) ? kAckMappedAndReadable : kAckMapped;
+    sendAll(side_.get(), &mine, 1, Deadline::after(1000), what);
     state_ = State::kAwaitAck;
   }
   return true;
@@ -140,27 +158,94 @@ void ShmConnection::ring(std::atomic<uint32_t>& sleeping) {
 }
 
 void ShmConnection::publish() {
-  out_->tail.store(out_->tail.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+  out_->tail.store(sendTail_, std::memory_order_seq_cst);
   ring(out_->consumerSleeping);
 }
 
 void ShmConnection::release() {
-  in_->head.store(in_->head.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+  in_->head.store(recvHead_, std::memory_order_seq_cst);
   ring(in_->producerSleeping);
 }
 
+bool ShmConnection::outHasRoom() const {
+  auto n = static_cast<uint64_t>(nslots_);
+  if (sendTail_ - sendHeadSeen_ < n) return true;
+  sendHeadSeen_ = out_->head.load(std::memory_order_acquire);
+  return sendTail_ - sendHeadSeen_ < n;
+}
+
+bool ShmConnection::inHasData() const {
+  if (recvTailSeen_ > recvHead_) return true;
+  recvTailSeen_ = in_->tail.load(std::memory_order_acquire);
+  return recvTailSeen_ > recvHead_;
+}
+
+bool ShmConnection::waitingForRoom() const {
+  return !sends_.empty() || !awaitingRead_.empty() ||
+         sendTail_ - sendHeadSeen_ >= static_cast<uint64_t>(nslots_);
+}
+
+bool ShmConnection::isDescriptor(uint64_t index) const {
+  uint64_t mask = in_->descriptors.load(std::memory_order_relaxed);  // ordered by the tail's load
+  return (mask >> (index % static_cast<uint64_t>(nslots_)) & 1) != 0;
+}
+
+void ShmConnection::markDescriptor(uint64_t index, bool descriptor) {
+  uint64_t bit = uint64_t{1} << (index % static_cast<uint64_t>(nslots_));
+  if (((descriptorMask_ & bit) != 0) == descriptor) return;
+  descriptorMask_ ^= bit;
+  out_->descriptors.store(descriptorMask_, std::memory_order_relaxed);  // published with the tail
+}
+
+bool ShmConnection::probeRead(uint64_t address) const {
+  if (peerPid_ == getpid()) return true;  // ranks as threads: one address space
+  uint64_t word = 0;
+  iovec local{&word, sizeof(word)};
+  iovec remote{reinterpret_cast<void*>(address), sizeof(word)};
+  return process_vm_readv(peerPid_, &local, 1, &remote, 1, 0) == sizeof(word);
+}
+
+void ShmConnection::readPeer(const Descriptor& d, char* dst) const {
+  if (peerPid_ == getpid()) {
+    std::memcpy(dst, reinterpret_cast<const void*>(d.address), d.bytes);
+    return;
+  }
+  for (size_t done = 0; done < d.bytes;) {
+    iovec local{dst + done, d.bytes - done};
+    iovec remote{reinterpret_cast<void*>(d.address + done), d.bytes - done};
+    ssize_t n = process_vm_readv(peerPid_, &local, 1, &remote, 1, 0);
+    if (n <= 0) {
+      fail(braidRemoteError, "reading ", d.bytes, " bytes from rank ", peer(), ": ",
+           errnoText("process_vm_readv", n < 0 ? errno : EIO),
+           " (the peer died, or set BRAID_SHM_SINGLE_COPY_MIN=0)");
+    }
+    done += static_cast<size_t>(n);
+  }
+}
+
+ShmConnection::Descriptor ShmConnection::descriptorFor(size_t bytes) const {
+  Descriptor d;
+  std::memcpy(&d, slot(inSeg_.data(), recvHead_), sizeof(d));
+  if (d.bytes != bytes) {
+    fail(braidRemoteError, "rank ", peer(), " sent ", d.bytes, " bytes where ", bytes,
+         " were expected");
+  }
+  return d;
+}
+
 bool ShmConnection::sendSlotFree() const {
-  return ready() && sends_.empty() &&
-         out_->tail.load(std::memory_order_relaxed) - out_->head.load(std::memory_order_acquire) <
-             static_cast<uint64_t>(nslots_);
+  return ready() && sends_.empty() && outHasRoom();
 }
 
 void* ShmConnection::sendSlot() {
-  return slot(outSeg_.data(), out_->tail.load(std::memory_order_relaxed));
+  return slot(outSeg_.data(), sendTail_);
 }
 
 void ShmConnection::postSlot(size_t bytes) {
-  if (bytes > 0) publish();
+  if (bytes == 0) return;
+  markDescriptor(sendTail_, false);
+  ++sendTail_;
+  publish();
 }
 
 void ShmConnection::postSend(const void* data, size_t bytes) {
@@ -183,51 +268,96 @@ bool ShmConnection::recvReady() const {
   if (recvs_.empty() || !ready()) return false;
   const PendingRecv& r = recvs_.front();
   if (r.data != nullptr || r.bytes == 0) return r.done == r.bytes;
-  return in_->tail.load(std::memory_order_acquire) > in_->head.load(std::memory_order_relaxed);
+  return inHasData() && (fetchedUpTo_ > recvHead_ || !isDescriptor(recvHead_));
 }
 
 const void* ShmConnection::recvData() const {
   const PendingRecv& r = recvs_.front();
   if (r.data != nullptr) return r.data;
-  return slot(inSeg_.data(), in_->head.load(std::memory_order_relaxed));
+  return slot(inSeg_.data(), recvHead_);
 }
 
 void ShmConnection::recvDone() {
   const PendingRecv& r = recvs_.front();
-  if (r.data == nullptr && r.bytes > 0) release();
+  if (r.data == nullptr && r.bytes > 0) {
+    ++recvHead_;
+    release();
+  }
   recvs_.pop_front();
 }
 
 bool ShmConnection::progress() {
   if (!ready() && !advanceHandshake()) return false;
   bool moved = false;
-  while (!sends_.empty() &&
-         out_->tail.load(std::memory_order_relaxed) - out_->head.load(std::memory_order_acquire) <
-             static_cast<uint64_t>(nslots_)) {
+  // Small pieces (an operation's header and a short payload) go out under one publish: one store
+  // for the peer to see instead of one per piece. Large ones are published as each is written, so
+  // the peer can start on them.
+  bool unpublished = false;
+  while (!sends_.empty() && outHasRoom()) {
     PendingSend& s = sends_.front();
+    if (s.done == 0 && peerReadsMe_ && s.bytes >= singleCopyMin_) {
+      Descriptor d{reinterpret_cast<uint64_t>(s.data), s.bytes};
+      std::memcpy(slot(outSeg_.data(), sendTail_), &d, sizeof(d));
+      markDescriptor(sendTail_, true);
+      ++sendTail_;
+      publish();
+      awaitingRead_.push_back(sendTail_);
+      sends_.pop_front();
+      moved = true;
+      continue;
+    }
+    markDescriptor(sendTail_, false);
     size_t piece = std::min(slotBytes_, s.bytes - s.done);
-    std::memcpy(slot(outSeg_.data(), out_->tail.load(std::memory_order_relaxed)), s.data + s.done,
-                piece);
+    std::memcpy(slot(outSeg_.data(), sendTail_), s.data + s.done, piece);
     s.done += piece;
-    publish();
+    ++sendTail_;
+    unpublished = piece < kBatchBelowBytes;
+    if (!unpublished) publish();
     moved = true;
     if (s.done == s.bytes) sends_.pop_front();
   }
+  if (unpublished) publish();
+  // A single-copy send is done once the peer has released its descriptor's slot.
+  while (!awaitingRead_.empty() &&
+         (awaitingRead_.front() <= sendHeadSeen_ ||
+          awaitingRead_.front() <= (sendHeadSeen_ = out_->head.load(std::memory_order_acquire)))) {
+    awaitingRead_.pop_front();
+    moved = true;
+  }
   // Copy into caller memory in posting order; a staged receive keeps its slot until consumed.
+  bool unreleased = false;
   for (PendingRecv& r : recvs_) {
     if (r.done == r.bytes && r.data != nullptr) continue;
-    if (r.data == nullptr) break;
-    while (r.done < r.bytes &&
-           in_->tail.load(std::memory_order_acquire) > in_->head.load(std::memory_order_relaxed)) {
+    if (r.data == nullptr) {
+      // A staged receive's data is read into its slot, where the algorithm consumes it.
+      if (r.bytes > 0 && fetchedUpTo_ <= recvHead_ && inHasData() && isDescriptor(recvHead_)) {
+        readPeer(descriptorFor(r.bytes), slot(inSeg_.data(), recvHead_));
+        fetchedUpTo_ = recvHead_ + 1;
+        moved = true;
+      }
+      break;
+    }
+    while (r.done < r.bytes && inHasData()) {
+      if (r.done == 0 && isDescriptor(recvHead_)) {
+        readPeer(descriptorFor(r.bytes), r.data);
+        r.done = r.bytes;
+        ++recvHead_;
+        release();  // the sender's buffer is free now
+        unreleased = false;
+        moved = true;
+        break;
+      }
       size_t piece = std::min(slotBytes_, r.bytes - r.done);
-      std::memcpy(r.data + r.done, slot(inSeg_.data(), in_->head.load(std::memory_order_relaxed)),
-                  piece);
+      std::memcpy(r.data + r.done, slot(inSeg_.data(), recvHead_), piece);
       r.done += piece;
-      release();
+      ++recvHead_;
+      unreleased = piece < kBatchBelowBytes;
+      if (!unreleased) release();
       moved = true;
     }
     if (r.done < r.bytes) break;
   }
+  if (unreleased) release();
   if (armed_) {
     armed_ = false;
     in_->consumerSleeping.store(0);
@@ -236,7 +366,8 @@ bool ShmConnection::progress() {
     for (;;) {
       ssize_t n = ::recv(side_.get(), bells, sizeof(bells), MSG_DONTWAIT);
       if (n > 0) continue;
-      if (n == 0) {
+      // A peer that closes with a bell of ours unread resets the channel instead: closed as well.
+      if (n == 0 || errno == ECONNRESET) {
         peerClosed_ = true;
         break;
       }
@@ -246,22 +377,23 @@ bool ShmConnection::progress() {
     }
   }
   if (peerClosed_ && !moved) {
-    bool starved = !recvs_.empty() && !recvReady() &&
-                   in_->tail.load(std::memory_order_acquire) == in_->head.load();
-    bool stuck = !sends_.empty();
+    bool starved = !recvs_.empty() && !recvReady() && !inHasData();
+    bool stuck = !sends_.empty() || !awaitingRead_.empty();
     if (starved || stuck) {
       fail(braidRemoteError, "rank ", peer(),
            " closed its shared-memory connection (it died, aborted or destroyed its "
            "communicator)");
     }
   }
-  seenTail_ = in_->tail.load(std::memory_order_acquire);
-  seenHead_ = out_->head.load(std::memory_order_acquire);
+  // Only the sides with work pending are watched, so an idle direction costs no cache traffic.
+  if (!recvs_.empty()) seenTail_ = in_->tail.load(std::memory_order_acquire);
+  if (waitingForRoom()) seenHead_ = out_->head.load(std::memory_order_acquire);
   return moved;
 }
 
 bool ShmConnection::changedSinceProgress() const {
-  return in_->tail.load() != seenTail_ || out_->head.load() != seenHead_;
+  return (!recvs_.empty() && in_->tail.load() != seenTail_) ||
+         (waitingForRoom() && out_->head.load() != seenHead_);
 }
 
 bool ShmConnection::prepareToSleep(std::vector<pollfd>* fds) {
@@ -269,10 +401,10 @@ bool ShmConnection::prepareToSleep(std::vector<pollfd>* fds) {
     fds->push_back(pollfd{side_.get(), POLLIN, 0});
     return true;
   }
-  if ((sends_.empty() && recvs_.empty()) || peerClosed_) return true;
+  if ((!waitingForRoom() && recvs_.empty()) || peerClosed_) return true;
   // Arm first, then look again: a peer that changed the FIFO before seeing the flag is seen here.
   if (!recvs_.empty()) in_->consumerSleeping.store(1);
-  if (!sends_.empty()) out_->producerSleeping.store(1);
+  if (waitingForRoom()) out_->producerSleeping.store(1);
   armed_ = true;
   if (changedSinceProgress()) return false;
   fds->push_back(pollfd{side_.get(), POLLIN, 0});

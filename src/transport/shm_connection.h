@@ -5,7 +5,13 @@
 // counters sit on their own cache lines.
 //  - A staged receive hands the algorithm the slot in place; a fused step reads it once.
 //  - sendSlot() is the next slot of the peer's FIFO itself, so a fused step writes it once.
-//  - Caller-memory sends and receives are copied through the slots piece by piece.
+//  - Caller-memory sends and receives are copied through the slots piece by piece, except that a
+//    send of at least singleCopyMin bytes goes as a descriptor (its address and length) that the
+//    receiver reads straight from the sender's memory: one copy instead of two. The receiver
+//    releases the descriptor's slot once it has read the data, which is the sender's signal that
+//    its buffer is free. This needs process_vm_readv on the peer (ptrace permission; between
+//    threads of one process a memcpy): each side probes it during the handshake and tells the
+//    other, and where it fails the messages go through the slots.
 // A one-stream TCP side channel to the peer carries the set-up, serves as the doorbell that wakes
 // a peer sleeping in poll() (it arms a flag in shared memory first; whoever changes the FIFO
 // rings if the flag is set), and its end-of-file is how a dead peer is noticed.
@@ -53,7 +59,9 @@ class ShmConnection final : public Connection {
   // Creates this side's receive FIFO and sends its name to the peer. The rest of the handshake
   // (map the peer's FIFO, swap acknowledgements, drop the handles) happens in progress(), so making
   // a connection never waits for the peer: ranks may open connections in any order.
-  ShmConnection(int peer, Fd sideChannel, size_t slotBytes, int nslots, const Deadline& deadline);
+  // singleCopyMin: the smallest caller-memory send that may go single-copy; 0 never.
+  ShmConnection(int peer, Fd sideChannel, size_t slotBytes, int nslots, size_t singleCopyMin,
+                const Deadline& deadline);
 
   const char* transportName() const override { return "shm"; }
   size_t slotBytes() const override { return slotBytes_; }
@@ -62,7 +70,7 @@ class ShmConnection final : public Connection {
   void* sendSlot() override;
   void postSlot(size_t bytes) override;
   void postSend(const void* data, size_t bytes) override;
-  bool sendsDone() const override { return sends_.empty(); }
+  bool sendsDone() const override { return sends_.empty() && awaitingRead_.empty(); }
 
   void postRecv(void* data, size_t bytes) override;
   void postRecvSlot(size_t bytes) override;
@@ -77,6 +85,7 @@ class ShmConnection final : public Connection {
 
   struct alignas(64) Fifo {
     alignas(64) std::atomic<uint64_t> tail;  // slots published by the producer
+    std::atomic<uint64_t> descriptors;       // bit i: slot i holds a Descriptor (tail's line)
     alignas(64) std::atomic<uint64_t> head;  // slots released by the consumer
     alignas(64) std::atomic<uint32_t> consumerSleeping;
     alignas(64) std::atomic<uint32_t> producerSleeping;
@@ -90,11 +99,29 @@ class ShmConnection final : public Connection {
   char* slot(char* base, uint64_t index) const {
     return base + sizeof(Fifo) + (index % static_cast<uint64_t>(nslots_)) * slotBytes_;
   }
-  void publish();  // one more slot toward the peer
-  void release();  // one slot of the peer's back to it
+  void publish();           // the slots written so far (sendTail_) toward the peer
+  void release();           // the slots consumed so far (recvHead_) back to the peer
+  bool outHasRoom() const;  // a slot of the peer's FIFO is free
+  bool inHasData() const;   // a published slot awaits consuming
+  // Sends are queued, or the FIFO was full when last looked at (a staged send waits for a slot).
+  bool waitingForRoom() const;
   void ring(std::atomic<uint32_t>& sleeping);
   // The FIFO changed since progress() last looked (data arrived, or the peer freed slots).
   bool changedSinceProgress() const;
+
+  // What a single-copy send puts in its slot.
+  struct Descriptor {
+    uint64_t address;
+    uint64_t bytes;
+  };
+  bool isDescriptor(uint64_t index) const;
+  void markDescriptor(uint64_t index, bool descriptor);  // before the slot is published
+  // Whether this process can read the peer's memory at `address` (sent in the handshake).
+  bool probeRead(uint64_t address) const;
+  // Copies the descriptor's bytes from the peer's memory to dst.
+  void readPeer(const Descriptor& d, char* dst) const;
+  // Reads the descriptor in slot recvHead_ and checks it announces `bytes`.
+  Descriptor descriptorFor(size_t bytes) const;
 
   struct PendingSend {
     const char* data;
@@ -117,14 +144,27 @@ class ShmConnection final : public Connection {
   size_t peerNameBytes_ = 0;
   size_t slotBytes_;
   int nslots_;
+  size_t singleCopyMin_;
+  int peerPid_ = 0;
+  bool peerReadsMe_ = false;     // the peer's probe read this process: sends may go single-copy
+  uint64_t descriptorMask_ = 0;  // out_->descriptors as this side last wrote it
+  std::deque<uint64_t> awaitingRead_;  // single-copy sends: the release count that frees each
+  uint64_t fetchedUpTo_ = 0;  // staged receives' descriptor slots below this hold their data
   std::deque<PendingSend> sends_;
   std::deque<PendingRecv> recvs_;
   bool armed_ = false;
   // The side channel reached end-of-file: the peer is gone (died, or destroyed its communicator
   // after its last call). What it left in the FIFO is still good; only waiting for more fails.
   bool peerClosed_ = false;
-  uint64_t seenTail_ = 0;  // in_->tail as progress() last saw it
-  uint64_t seenHead_ = 0;  // out_->head as progress() last saw it
+  // Each side keeps its own counter privately and a copy of the other side's, reloaded only when
+  // the copy says "empty" or "full": the hot path then touches the peer's cache lines only to
+  // publish and to poll, not to re-read what it already knows.
+  uint64_t sendTail_ = 0;              // slots published to the peer (out_->tail's value)
+  mutable uint64_t sendHeadSeen_ = 0;  // out_->head when last loaded
+  uint64_t recvHead_ = 0;              // slots of the peer's released (in_->head's value)
+  mutable uint64_t recvTailSeen_ = 0;  // in_->tail when last loaded
+  uint64_t seenTail_ = 0;  // in_->tail as progress() last saw it, while receives were pending
+  uint64_t seenHead_ = 0;  // out_->head as progress() last saw it, while waiting for room
 };
 
 }  // namespace braid

@@ -72,13 +72,17 @@ void TcpConnection::postSend(const void* data, size_t bytes) {
   queueSend(const_cast<char*>(static_cast<const char*>(data)), bytes, -1);
 }
 
-void TcpConnection::queueSend(char* data, size_t bytes, int slot) {
+void TcpConnection::postSendBatched(const void* data, size_t bytes) {
+  queueSend(const_cast<char*>(static_cast<const char*>(data)), bytes, -1, false);
+}
+
+void TcpConnection::queueSend(char* data, size_t bytes, int slot, bool start) {
   uint64_t msg = sendBase_ + sends_.size();
   size_t pieces = enqueuePieces(
       data, bytes, msg, [](Stream & s) -> auto& { return s.sendQ; });
   sends_.push_back(SendMsg{slot, pieces});
   if (pieces == 0) completeSendPiece(msg);  // an empty message is done at once
-  progress();                               // start sending now: latency matters for small ones
+  if (start) progress();
 }
 
 void TcpConnection::completeSendPiece(uint64_t msg) {

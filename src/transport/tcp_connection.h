@@ -27,6 +27,7 @@ class TcpConnection final : public Connection {
   void* sendSlot() override;
   void postSlot(size_t bytes) override;
   void postSend(const void* data, size_t bytes) override;
+  void postSendBatched(const void* data, size_t bytes) override;
   bool sendsDone() const override { return sends_.empty(); }
 
   void postRecv(void* data, size_t bytes) override;
@@ -68,7 +69,8 @@ class TcpConnection final : public Connection {
   // Cuts a message into per-stream pieces and queues them.
   template <typename Queue>
   size_t enqueuePieces(char* data, size_t bytes, uint64_t msg, Queue queueOf);
-  void queueSend(char* data, size_t bytes, int slot);
+  // Queues a message; `start` sends what it can at once (latency matters for small messages).
+  void queueSend(char* data, size_t bytes, int slot, bool start = true);
   // Gives queued receives their slots and wire pieces, strictly in posting order.
   void assignRecvs();
   bool progressSend(Stream& s);

@@ -1,0 +1,259 @@
+// The cost model's constants and each algorithm family's cost along its critical path. Symbols:
+// n ranks, m the message's bytes, p the largest power of two <= n, L = log2 of a tree's fan-in,
+// step(b) = latency + b / bandwidth, and a pipelined transfer of b bytes pays the latency once per
+// chunk. The formulas follow what each algorithm's code does (its header comment).
+#include "algorithms/cost_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/params.h"
+
+namespace braid {
+
+namespace {
+
+// The medians of three `braid-info --calibrate` runs on the development machine (2 vCPUs,
+// loopback only). It has no RDMA hardware, so ib's values are not measured: they only rank ib's
+// choices as a link with lower latency than tcp's.
+CostConstants builtIn() {
+  CostConstants c;
+  c.shm = {0.55, 2200};
+  c.tcp = {8.1, 1850};
+  c.ib = {4.0, 3000};
+  c.reduceBytesPerUs = 11000;
+  c.source = "built-in";
+  return c;
+}
+
+double* field(CostConstants& c, const std::string& key) {
+  struct Key {
+    const char* name;
+    double CostConstants::*scalar;
+    LinkCost CostConstants::*link;
+    bool latency;
+  };
+  static const Key kKeys[] = {
+      {"shm.latency_us", nullptr, &CostConstants::shm, true},
+      {"shm.gbps", nullptr, &CostConstants::shm, false},
+      {"tcp.latency_us", nullptr, &CostConstants::tcp, true},
+      {"tcp.gbps", nullptr, &CostConstants::tcp, false},
+      {"ib.latency_us", nullptr, &CostConstants::ib, true},
+      {"ib.gbps", nullptr, &CostConstants::ib, false},
+      {"reduce.gbps", &CostConstants::reduceBytesPerUs, nullptr, false},
+  };
+  for (const Key& k : kKeys) {
+    if (key != k.name) continue;
+    if (k.scalar != nullptr) return &(c.*k.scalar);
+    LinkCost& l = c.*k.link;
+    return k.latency ? &l.latencyUs : &l.bytesPerUs;
+  }
+  return nullptr;
+}
+
+std::string trimmed(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  size_t e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+// key=value; bandwidths are written in GB/s and kept in bytes/us (the same number x 1000).
+void apply(CostConstants& c, const std::string& text, const std::string& where) {
+  size_t eq = text.find('=');
+  std::string key = trimmed(text.substr(0, eq));
+  double* f = eq == std::string::npos ? nullptr : field(c, key);
+  if (f == nullptr) {
+    fail(braidInvalidArgument, where, ": '", text,
+         "' is not key=value with a key of shm|tcp|ib.latency_us, shm|tcp|ib.gbps, reduce.gbps");
+  }
+  std::string value = trimmed(text.substr(eq + 1));
+  char* end = nullptr;
+  double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || !(v > 0) || !std::isfinite(v)) {
+    fail(braidInvalidArgument, where, ": '", text, "' needs a positive number");
+  }
+  *f = key.find("gbps") != std::string::npos ? v * 1000 : v;
+}
+
+int ceilLog2(int n) {
+  int l = 0;
+  while ((1 << l) < n)
+    ++l;
+  return l;
+}
+
+int floorPow2(int n) {
+  int p = 1;
+  while (p * 2 <= n)
+    p *= 2;
+  return p;
+}
+
+double step(const LinkCost& l, double bytes) {
+  return l.latencyUs + bytes / l.bytesPerUs;
+}
+
+// b bytes sent as chunks of at most `chunk`, back to back.
+double pipelined(const LinkCost& l, double bytes, size_t chunk) {
+  double chunks = std::max(1.0, std::ceil(bytes / static_cast<double>(chunk)));
+  return l.latencyUs * chunks + bytes / l.bytesPerUs;
+}
+
+constexpr double kNever = std::numeric_limits<double>::infinity();
+
+// Recursive halving (then, for allreduce, doubling back) over p ranks of `link`, plus the
+// pairing steps that fold the other n - p ranks in and out.
+double halvingDoubling(const CostInputs& in, int n, const LinkCost& link, bool allreduce) {
+  int p = floorPow2(n);
+  double m = static_cast<double>(in.bytes);
+  double t = 0;
+  for (int half = 2; half <= p; half *= 2) {
+    double b = m / half;  // each step swaps half of what the last one did
+    t += pipelined(link, b, in.chunkBytes) * (allreduce ? 2 : 1) + b / in.reduceBytesPerUs;
+  }
+  if (n != p) t += step(link, m) * (allreduce ? 2 : 1) + m / in.reduceBytesPerUs;
+  return t;
+}
+
+}  // namespace
+
+CostConstants loadCostConstants(const std::string& file, const std::string& overrides) {
+  CostConstants c = builtIn();
+  if (!file.empty()) {
+    std::ifstream f(file);
+    if (!f) fail(braidInvalidArgument, "BRAID_TUNING_FILE ", file, " cannot be read");
+    std::string line;
+    for (int number = 1; std::getline(f, line); ++number) {
+      line = trimmed(line.substr(0, line.find('#')));
+      if (!line.empty()) apply(c, line, file + ":" + std::to_string(number));
+    }
+    c.source = file;
+  }
+  if (!overrides.empty()) {
+    std::stringstream list(overrides);
+    std::string item;
+    while (std::getline(list, item, ','))
+      apply(c, trimmed(item), "BRAID_TUNING");
+    c.source += " + BRAID_TUNING";
+  }
+  return c;
+}
+
+const CostConstants& costConstants() {
+  static const CostConstants c =
+      loadCostConstants(paramString("BRAID_TUNING_FILE"), paramString("BRAID_TUNING"));
+  return c;
+}
+
+std::string formatCostConstants(const CostConstants& c) {
+  char text[512];
+  snprintf(text, sizeof(text),
+           "shm.latency_us=%.3g\nshm.gbps=%.3g\ntcp.latency_us=%.3g\ntcp.gbps=%.3g\n"
+           "ib.latency_us=%.3g\nib.gbps=%.3g\nreduce.gbps=%.3g\n",
+           c.shm.latencyUs, c.shm.bytesPerUs / 1000, c.tcp.latencyUs, c.tcp.bytesPerUs / 1000,
+           c.ib.latencyUs, c.ib.bytesPerUs / 1000, c.reduceBytesPerUs / 1000);
+  return text;
+}
+
+const LinkCost& linkCost(const CostConstants& c, const std::string& transport) {
+  if (transport == "shm") return c.shm;
+  if (transport == "ib") return c.ib;
+  return c.tcp;
+}
+
+double ringCost(const CostInputs& in) {
+  int n = in.nranks;
+  if (n == 1) return 0;
+  double block = static_cast<double>(in.bytes) / n;
+  double move = (n - 1) * pipelined(in.flat, block, in.chunkBytes);
+  double combine = (n - 1) * block / in.reduceBytesPerUs;
+  switch (in.kind) {
+    case OpKind::kAllReduce:
+      return 2 * move + combine;
+    case OpKind::kReduceScatter:
+      return move + combine;
+    default:
+      return move;
+  }
+}
+
+double recursiveDoublingCost(const CostInputs& in) {
+  int n = in.nranks;
+  if (n == 1) return 0;
+  int p = floorPow2(n);
+  double m = static_cast<double>(in.bytes);
+  double exchange = step(in.flat, m) + m / in.reduceBytesPerUs;
+  return ceilLog2(p) * exchange + (n != p ? 2 * step(in.flat, m) + m / in.reduceBytesPerUs : 0);
+}
+
+double halvingDoublingCost(const CostInputs& in) {
+  if (in.nranks == 1) return 0;
+  return halvingDoubling(in, in.nranks, in.flat, in.kind == OpKind::kAllReduce);
+}
+
+double doubleBinaryTreeCost(const CostInputs& in) {
+  if (in.nranks == 1) return 0;
+  // Each tree carries half the data up (reduce) and down (broadcast); every rank works in both
+  // trees at once, so each pipeline stage moves one chunk of each.
+  double half = static_cast<double>(in.bytes) / 2;
+  double chunks = std::max(1.0, std::ceil(half / static_cast<double>(in.chunkBytes)));
+  double depth = std::max(1, ceilLog2(in.nranks + 1) - 1);
+  double stage = step(in.flat, 4 * half / chunks);
+  return (2 * depth + chunks - 1) * stage + 2 * half / in.reduceBytesPerUs;
+}
+
+double hierarchicalCost(const CostInputs& in) {
+  if (in.hosts <= 1 || in.hosts == in.nranks) return kNever;  // it is a plain tree then
+  int perHost = (in.nranks + in.hosts - 1) / in.hosts;
+  double m = static_cast<double>(in.bytes);
+  double inside = ceilLog2(perHost) * pipelined(in.inside, m, in.chunkBytes);
+  double combine = ceilLog2(perHost) * m / in.reduceBytesPerUs;
+  double across = ceilLog2(in.hosts) * pipelined(in.across, m, in.chunkBytes);
+  switch (in.kind) {
+    case OpKind::kAllReduce:
+      return 2 * inside + combine + halvingDoubling(in, in.hosts, in.across, true);
+    case OpKind::kBroadcast:
+      return across + inside;
+    default:
+      return inside + combine + across + ceilLog2(in.hosts) * m / in.reduceBytesPerUs;
+  }
+}
+
+double bruckCost(const CostInputs& in) {
+  int n = in.nranks;
+  if (n == 1) return 0;
+  double block = static_cast<double>(in.bytes) / n;
+  double t = 0;
+  for (int have = 1; have < n; have *= 2)
+    t += pipelined(in.flat, block * std::min(have, n - have), in.chunkBytes);
+  return t + static_cast<double>(in.bytes) / in.reduceBytesPerUs;  // the final rotation
+}
+
+double binomialCost(const CostInputs& in) {
+  double m = static_cast<double>(in.bytes);
+  double hop = pipelined(in.flat, m, in.chunkBytes);
+  if (in.kind == OpKind::kReduce) hop += m / in.reduceBytesPerUs;
+  return ceilLog2(in.nranks) * hop;  // the root serves each of its children in turn
+}
+
+double chainCost(const CostInputs& in) {
+  int n = in.nranks;
+  if (n == 1) return 0;
+  double m = static_cast<double>(in.bytes);
+  double chunks = std::max(1.0, std::ceil(m / static_cast<double>(in.chunkBytes)));
+  double stage = step(in.flat, m / chunks);
+  if (in.kind == OpKind::kReduce) stage += m / chunks / in.reduceBytesPerUs;
+  return (n - 2 + chunks) * stage;
+}
+
+double onlyChoiceCost(const CostInputs&) {
+  return 0;
+}
+
+}  // namespace braid

@@ -1,0 +1,145 @@
+// Unit tests for the cost model (algorithms/cost_model.h): reading constants (file, overrides,
+// mistakes named), the shape of each family's prediction, and the choices that follow from it.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "algorithms/algorithm.h"
+#include "algorithms/cost_model.h"
+#include "core/error.h"
+
+namespace braid {
+namespace {
+
+const Algorithm& named(const char* name) {
+  for (const Algorithm& a : algorithms()) {
+    if (std::string(a.name) == name) return a;
+  }
+  ADD_FAILURE() << "no algorithm " << name;
+  return algorithms()[0];
+}
+
+CostInputs inputs(OpKind kind, int nranks, size_t bytes, const LinkCost& link) {
+  CostInputs in{};
+  in.kind = kind;
+  in.nranks = nranks;
+  in.bytes = bytes;
+  in.hosts = 1;
+  in.flat = in.inside = in.across = link;
+  in.chunkBytes = 512 << 10;
+  in.reduceBytesPerUs = 10000;
+  return in;
+}
+
+// The algorithm serving kind that the model predicts fastest (registry order breaks ties).
+std::string choice(const CostInputs& in) {
+  const Algorithm* best = nullptr;
+  double bestUs = 0;
+  for (const Algorithm& a : algorithms()) {
+    if (!a.serves(in.kind)) continue;
+    double us = a.cost(in);
+    if (best == nullptr || us < bestUs) best = &a, bestUs = us;
+  }
+  return best->name;
+}
+
+std::string errorOf(const std::string& file, const std::string& overrides) {
+  try {
+    loadCostConstants(file, overrides);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), braidInvalidArgument);
+    return e.what();
+  }
+  return "";
+}
+
+TEST(CostModel, FileThenOverridesOnTopOfBuiltIns) {
+  CostConstants builtIn = loadCostConstants("", "");
+  EXPECT_EQ(builtIn.source, "built-in");
+  std::string path = testing::TempDir() + "cost_model_test.txt";
+  {
+    std::ofstream f(path);
+    f << "# measured\n shm.latency_us = 0.5\nshm.gbps=4  # GB/s\n\ntcp.latency_us=9\n";
+  }
+  CostConstants c = loadCostConstants(path, "tcp.latency_us=11, reduce.gbps=2");
+  EXPECT_DOUBLE_EQ(c.shm.latencyUs, 0.5);
+  EXPECT_DOUBLE_EQ(c.shm.bytesPerUs, 4000);
+  EXPECT_DOUBLE_EQ(c.tcp.latencyUs, 11);  // the override beats the file
+  EXPECT_DOUBLE_EQ(c.tcp.bytesPerUs, builtIn.tcp.bytesPerUs);
+  EXPECT_DOUBLE_EQ(c.reduceBytesPerUs, 2000);
+  EXPECT_EQ(c.source, path + " + BRAID_TUNING");
+  // What formatCostConstants writes reads back the same.
+  {
+    std::ofstream f(path);
+    f << formatCostConstants(c);
+  }
+  CostConstants again = loadCostConstants(path, "");
+  EXPECT_NEAR(again.shm.latencyUs, c.shm.latencyUs, 1e-9);
+  EXPECT_NEAR(again.tcp.latencyUs, c.tcp.latencyUs, 1e-9);
+  EXPECT_NEAR(again.reduceBytesPerUs, c.reduceBytesPerUs, 1e-6);
+  std::remove(path.c_str());
+}
+
+TEST(CostModel, MistakesAreNamed) {
+  EXPECT_NE(errorOf("", "shm.latency=1").find("'shm.latency=1' is not key=value"),
+            std::string::npos);
+  EXPECT_NE(errorOf("", "tcp.gbps=fast").find("needs a positive number"), std::string::npos);
+  EXPECT_NE(errorOf("", "tcp.gbps=-1").find("needs a positive number"), std::string::npos);
+  EXPECT_NE(errorOf("", "tcp.gbps").find("is not key=value"), std::string::npos);
+  EXPECT_NE(errorOf("/nonexistent/tuning", "").find("cannot be read"), std::string::npos);
+}
+
+TEST(CostModel, PredictionsGrowWithSizeAndOneRankCostsNothing) {
+  LinkCost shm{0.5, 5000};
+  for (const Algorithm& a : algorithms()) {
+    for (OpKind kind : {OpKind::kAllReduce, OpKind::kReduceScatter, OpKind::kAllGather,
+                        OpKind::kBroadcast, OpKind::kReduce}) {
+      if (!a.serves(kind) || std::string(a.name) == "hierarchical") continue;
+      for (int n : {2, 3, 4, 7, 8}) {
+        double last = 0;
+        for (size_t bytes = 8; bytes <= (64u << 20); bytes *= 8) {
+          double us = a.cost(inputs(kind, n, bytes, shm));
+          EXPECT_GT(us, last) << a.name << " " << opKindName(kind) << " n=" << n << " " << bytes;
+          last = us;
+        }
+      }
+      EXPECT_EQ(a.cost(inputs(kind, 1, 1 << 20, shm)), 0) << a.name;
+    }
+  }
+}
+
+TEST(CostModel, LatencyBoundSmallBandwidthBoundLarge) {
+  LinkCost tcp{8, 2500};
+  // Small: recursive doubling's log2(n) exchanges beat the ring's 2(n-1) steps.
+  EXPECT_EQ(choice(inputs(OpKind::kAllReduce, 8, 8, tcp)), "recdbl");
+  EXPECT_EQ(choice(inputs(OpKind::kAllGather, 8, 64, tcp)), "bruck");
+  EXPECT_EQ(choice(inputs(OpKind::kBroadcast, 8, 8, tcp)), "tree");
+  // Large: whole-buffer exchanges lose to algorithms that move each byte about once.
+  std::string large = choice(inputs(OpKind::kAllReduce, 8, 256u << 20, tcp));
+  EXPECT_TRUE(large == "ring" || large == "rabenseifner") << large;
+  EXPECT_EQ(choice(inputs(OpKind::kBroadcast, 8, 256u << 20, tcp)), "chain");
+  // At 2 ranks the ring and recursive halving make the same transfers: the ring wins the tie.
+  EXPECT_EQ(choice(inputs(OpKind::kAllReduce, 2, 64u << 20, tcp)), "ring");
+}
+
+TEST(CostModel, HierarchicalOnlyWhereThereAreHostsToSpan) {
+  LinkCost shm{0.5, 5000};
+  LinkCost net{20, 1000};
+  CostInputs one = inputs(OpKind::kBroadcast, 8, 4096, shm);
+  EXPECT_TRUE(std::isinf(named("hierarchical").cost(one)));
+  CostInputs two = one;
+  two.hosts = 2;
+  two.across = two.flat = net;
+  EXPECT_FALSE(std::isinf(named("hierarchical").cost(two)));
+  // One network hop and two shared-memory hops beat three network-priced hops.
+  EXPECT_LT(named("hierarchical").cost(two), named("tree").cost(two));
+  CostInputs spread = two;
+  spread.hosts = 8;  // one rank per host: nothing to gather inside a host
+  EXPECT_TRUE(std::isinf(named("hierarchical").cost(spread)));
+}
+
+}  // namespace
+}  // namespace braid

@@ -1,0 +1,7 @@
+// braid-info's cost-model commands (braid_info_tuning.cc).
+#pragma once
+
+// --tuning [options]: the cost model's constants and its predicted time per algorithm and size.
+int printTuning(int argc, char** argv);
+// --calibrate FILE: measures the constants on this machine and writes them to FILE.
+int calibrate(const char* file);
