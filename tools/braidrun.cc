@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -43,13 +44,17 @@ constexpr auto kKillGrace = std::chrono::seconds(3);
 constexpr size_t kMaxPartialLine = 64 * 1024;
 
 const char kUsage[] =
-    "usage: braidrun -n N [--tag-output] [--timeout SEC] [--port P] [--] prog [args...]\n"
+    "usage: braidrun -n N [--bind-to core|none] [--tag-output] [--timeout SEC] [--port P]\n"
+    "                [--] prog [args...]\n"
     "\n"
     "Starts N ranks of prog on this host, each with BRAID_COMM_ID, RANK, WORLD_SIZE,\n"
     "LOCAL_RANK and LOCAL_WORLD_SIZE set (and BRAID_SOCKET_IFNAME=lo unless already set).\n"
     "Rank 0 hosts the rendezvous on 127.0.0.1:PORT.\n"
     "\n"
     "  -n N, -np N      number of ranks (1..4096)\n"
+    "  --bind-to WHAT   core: rank i runs only on the i-th CPU braidrun may use; none: ranks\n"
+    "                   go where the scheduler puts them. Default: core when there are at\n"
+    "                   least N such CPUs, none otherwise (as mpirun does for small jobs).\n"
     "  --tag-output     prefix every output line with [RANK]\n"
     "  --timeout SEC    stop all ranks after SEC seconds and exit 124\n"
     "  --port P         rendezvous port (default: a free port)\n"
@@ -112,8 +117,11 @@ std::optional<long> ParseInteger(const char* text) {
   return value;
 }
 
+enum class Binding { kDefault, kCore, kNone };
+
 struct Options {
   int ranks = 0;
+  Binding binding = Binding::kDefault;
   bool tag_output = false;
   std::optional<double> timeout_s;
   std::optional<int> port;
@@ -156,6 +164,15 @@ Options ParseOptions(int argc, char** argv) {
       if (*n > kMaxRanks) UsageError("%ld ranks is more than the limit of %d", *n, kMaxRanks);
       opts.ranks = static_cast<int>(*n);
       have_ranks = true;
+    } else if (arg == "--bind-to") {
+      std::string text = value_of(arg, inline_value);
+      if (text == "core") {
+        opts.binding = Binding::kCore;
+      } else if (text == "none") {
+        opts.binding = Binding::kNone;
+      } else {
+        UsageError("--bind-to takes core or none, got '%s'", text.c_str());
+      }
     } else if (arg == "--tag-output") {
       if (inline_value) UsageError("--tag-output takes no value");
       opts.tag_output = true;
@@ -289,6 +306,30 @@ int Launcher::Run() {
   return 0;
 }
 
+// The CPU each rank is bound to (empty: no binding). Two ranks left to the scheduler sometimes
+// share one CPU for a whole run, each spinning while the other waits for the core; one CPU per
+// rank, as mpirun binds small jobs, keeps every rank on its own.
+std::vector<int> RankCpus(Binding binding, int ranks) {
+  if (binding == Binding::kNone) return {};
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+    }
+  }
+  if (static_cast<int>(cpus.size()) >= ranks) {
+    cpus.resize(static_cast<size_t>(ranks));
+    return cpus;
+  }
+  if (binding == Binding::kCore) {
+    Report("--bind-to core: %d ranks but only %zu CPUs to bind them to; not binding", ranks,
+           cpus.size());
+  }
+  return {};
+}
+
 // Forks every rank. Each child reports a failed exec through a close-on-exec pipe, so the
 // parent can print one clear message instead of N ranks each printing their own.
 bool Launcher::StartRanks(const std::string& comm_id) {
@@ -297,6 +338,7 @@ bool Launcher::StartRanks(const std::string& comm_id) {
   const bool stdin_is_tty = isatty(STDIN_FILENO) == 1;
   const bool keep_ifname = std::getenv("BRAID_SOCKET_IFNAME") != nullptr;
   const std::string world = std::to_string(n);
+  const std::vector<int> cpus = RankCpus(opts_.binding, n);
 
   std::vector<char*> argv;
   for (std::string& arg : opts_.command)
@@ -352,6 +394,12 @@ bool Launcher::StartRanks(const std::string& comm_id) {
       setenv("LOCAL_RANK", rank.c_str(), 1);
       setenv("LOCAL_WORLD_SIZE", world.c_str(), 1);
       if (!keep_ifname) setenv("BRAID_SOCKET_IFNAME", "lo", 1);
+      if (!cpus.empty()) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpus[static_cast<size_t>(r)], &one);
+        sched_setaffinity(0, sizeof(one), &one);  // a refusal leaves the rank unbound
+      }
       execvp(argv[0], argv.data());
       int err = errno;
       ssize_t ignored = write(exec_pipe[1], &err, sizeof(err));

@@ -223,6 +223,7 @@ test_bad_arguments() {
     "-n 2 --timeout 0 true"
     "-n 2 --timeout soon true"
     "-n 2 --port 70000 true"
+    "-n 2 --bind-to socket true"
   )
   for args in "${cases[@]}"; do
     # shellcheck disable=SC2086  # word splitting of the case is the point
@@ -239,6 +240,36 @@ test_bad_arguments() {
   else
     fail "--help prints usage and exits 0" "exit status $RC"
   fi
+}
+
+# The CPUs a rank may run on, as the kernel lists them (e.g. "0-1", "3").
+allowed_cpus='sed -n "s/^Cpus_allowed_list:[[:space:]]*//p" /proc/self/status'
+
+test_binding() {
+  local name="--bind-to core gives each rank its own CPU; none and too many ranks leave them free"
+  local mine cpus count
+  mine=$(sh -c "$allowed_cpus")
+  count=$(nproc)
+  launch -n "$count" --tag-output --bind-to core sh -c "$allowed_cpus"
+  cpus=$(sed 's/^\[[0-9]*\] //' "$WORK/out" | sort -u)
+  if ((RC != 0)) || [[ $(wc -l <<<"$cpus") -ne $count ]] || grep -q '[-,]' <<<"$cpus"; then
+    fail "$name" "--bind-to core with $count ranks: exit $RC, CPUs '$cpus'"
+    return
+  fi
+  launch -n "$count" --tag-output sh -c "$allowed_cpus"
+  if ((RC != 0)) || [[ $(sed 's/^\[[0-9]*\] //' "$WORK/out" | sort -u) != "$cpus" ]]; then
+    fail "$name" "the default with $count ranks did not bind as --bind-to core does"
+    return
+  fi
+  for args in "--bind-to none -n $count" "-n $((count + 1))"; do
+    # shellcheck disable=SC2086  # word splitting of the case is the point
+    launch $args --tag-output sh -c "$allowed_cpus"
+    if ((RC != 0)) || [[ $(sed 's/^\[[0-9]*\] //' "$WORK/out" | sort -u) != "$mine" ]]; then
+      fail "$name" "'$args': exit $RC, expected every rank on '$mine'"
+      return
+    fi
+  done
+  pass "$name"
 }
 
 test_missing_program() {
@@ -264,6 +295,7 @@ test_sigterm_escalates_to_sigkill
 test_signal_forwarding
 test_all_succeed
 test_bad_arguments
+test_binding
 test_missing_program
 
 echo "$passed passed, $failed failed"
