@@ -58,9 +58,10 @@ Pair makeTcp() {
 Pair makeShm() {
   auto [a, b] = loopbackSockets(1);
   const Deadline deadline = Deadline::after(10000);
-  return {
-      std::make_unique<braid::ShmConnection>(1, std::move(a[0]), kSlotBytes, kSlots, 0, deadline),
-      std::make_unique<braid::ShmConnection>(0, std::move(b[0]), kSlotBytes, kSlots, 0, deadline)};
+  return {std::make_unique<braid::ShmConnection>(1, std::move(a[0]), kSlotBytes, kSlots, 0, 0,
+                                                 deadline),
+          std::make_unique<braid::ShmConnection>(0, std::move(b[0]), kSlotBytes, kSlots, 0, 0,
+                                                 deadline)};
 }
 
 // As the communicator's spin phase: when nothing moved, give the core to whoever needs it (the

@@ -21,7 +21,7 @@ void pairwiseAlltoAll(Comm& comm, const CollArgs& a) {
   }
   for (int k = 1; k < n; ++k) {
     int to = (r + k) % n;
-    comm.connection(to).postSend(in + to * block, block);
+    comm.connection(to).postSendDirect(in + to * block, block);
   }
 }
 

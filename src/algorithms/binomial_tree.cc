@@ -56,11 +56,14 @@ void treeBroadcastIn(Comm& comm, const CollArgs& a, std::span<const int> group, 
   auto rankOf = [&](int index) { return group[static_cast<size_t>(index)]; };
   if (t.parent < 0) {
     const char* in = static_cast<const char*>(a.send);
+    // Out of place, each chunk's own copy is made once the chunk is on its way.
     forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
       for (int child : t.children)
-        comm.connection(rankOf(child)).postSend(in + o * es, k * es);
+        comm.connection(rankOf(child)).postSendDirect(in + o * es, k * es);
+      if (in == out) return;
+      if (!t.children.empty()) comm.progressNow(rankOf(t.children.front()), "sending to");
+      std::memcpy(out + o * es, in + o * es, k * es);
     });
-    if (in != out && a.count > 0) std::memcpy(out, in, a.count * es);
     return;
   }
   int parentRank = rankOf(t.parent);
@@ -70,7 +73,7 @@ void treeBroadcastIn(Comm& comm, const CollArgs& a, std::span<const int> group, 
   forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
     comm.wait([&] { return parent.recvReady(); }, parentRank, "waiting for data from");
     for (int child : t.children)
-      comm.connection(rankOf(child)).postSend(out + o * es, k * es);
+      comm.connection(rankOf(child)).postSendDirect(out + o * es, k * es);
     parent.recvDone();
   });
 }

@@ -35,7 +35,7 @@ void bruckAllGather(Comm& comm, const CollArgs& a) {
     Connection& src = comm.connection(from);
     Connection& dst = comm.connection(to);
     forEachRun(from, blocks, [&](char* p, size_t bytes) { src.postRecv(p, bytes); });
-    forEachRun(r, blocks, [&](char* p, size_t bytes) { dst.postSend(p, bytes); });
+    forEachRun(r, blocks, [&](char* p, size_t bytes) { dst.postSendDirect(p, bytes); });
     // The next step sends what this one received, so every run must have landed.
     int runs = blocks > n - from ? 2 : 1;
     for (int i = 0; i < runs; ++i) {

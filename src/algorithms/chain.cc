@@ -27,15 +27,19 @@ void chainBroadcast(Comm& comm, const CollArgs& a) {
   Connection& prev = comm.connection(comm.prev());
   if (root) {
     const char* in = static_cast<const char*>(a.send);
-    forEachChunk(0, a.count, chunk,
-                 [&](size_t o, size_t k) { next.postSend(in + o * es, k * es); });
-    if (in != out && a.count > 0) std::memcpy(out, in, a.count * es);
+    // Out of place, each chunk's own copy is made once the chunk is on its way.
+    forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
+      next.postSendDirect(in + o * es, k * es);
+      if (in == out) return;
+      comm.progressNow(comm.next(), "sending to");
+      std::memcpy(out + o * es, in + o * es, k * es);
+    });
   } else {
     forEachChunk(0, a.count, chunk,
                  [&](size_t o, size_t k) { prev.postRecv(out + o * es, k * es); });
     forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
       comm.wait([&] { return prev.recvReady(); }, comm.prev(), "waiting for data from");
-      if (pos < n - 1) next.postSend(out + o * es, k * es);
+      if (pos < n - 1) next.postSendDirect(out + o * es, k * es);
       prev.recvDone();
     });
   }

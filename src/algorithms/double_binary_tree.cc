@@ -149,7 +149,7 @@ class DoubleBinaryTree {
       p.recvDone();
     }
     for (int child : node.children)
-      comm_.connection(child).postSend(out() + o * es_, k * es_);
+      comm_.connection(child).postSendDirect(out() + o * es_, k * es_);
   }
 
   Comm& comm_;

@@ -102,7 +102,7 @@ class HalvingDoubling {
     int peer = rankOf(member);
     Connection& c = comm_.connection(peer);
     if (recvCount > 0) c.postRecv(recv, recvCount * es_);
-    if (sendCount > 0) c.postSend(send, sendCount * es_);
+    if (sendCount > 0) c.postSendDirect(send, sendCount * es_);
     // The sent half is overwritten by a later step, so the send must have left too.
     comm_.wait([&] { return (recvCount == 0 || c.recvReady()) && c.sendsDone(); }, peer,
                "waiting for data from");

@@ -2,6 +2,7 @@
 // then the data, then one wait for everything.
 #include "algorithms/point_to_point.h"
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 
@@ -10,7 +11,10 @@
 namespace braid {
 
 void runPointToPoint(Comm& comm, const std::vector<PointToPointOp>& ops) {
-  comm.beginPointToPoint();
+  size_t largest = 0;
+  for (const PointToPointOp& op : ops)
+    largest = std::max(largest, op.count * op.typeSize);
+  comm.beginPointToPoint(largest);
   std::vector<const PointToPointOp*> selfSends;
   std::vector<const PointToPointOp*> selfRecvs;
   for (const PointToPointOp& op : ops) {
@@ -58,7 +62,7 @@ void runPointToPoint(Comm& comm, const std::vector<PointToPointOp>& ops) {
       h.seq = comm.nextSendSeq(op.peer);
       sentHeaders.push_back(h);
       conn.postSend(&sentHeaders.back(), sizeof(OpHeader));
-      if (bytes > 0) conn.postSend(op.buffer, bytes);
+      if (bytes > 0) conn.postSendDirect(op.buffer, bytes);
     } else {
       h.kind = OpKind::kRecv;
       h.seq = comm.nextRecvSeq(op.peer);

@@ -29,7 +29,7 @@ void recursiveDoublingAllReduce(Comm& comm, const CollArgs& a) {
   auto exchange = [&](int peer, bool last) {
     Connection& c = comm.connection(peer);
     c.postRecv(incoming, bytes);
-    c.postSend(out, bytes);
+    c.postSendDirect(out, bytes);
     comm.wait([&] { return c.recvReady() && c.sendsDone(); }, peer, "waiting for data from");
     c.recvDone();
     reduce(out, out, incoming, a.count, a.type, a.op, last ? divideBy : 1);
@@ -39,7 +39,7 @@ void recursiveDoublingAllReduce(Comm& comm, const CollArgs& a) {
   if (r < 2 * q) {
     Connection& partner = comm.connection(sitsOut ? r + 1 : r - 1);
     if (sitsOut) {
-      partner.postSend(out, bytes);
+      partner.postSendDirect(out, bytes);
       partner.postRecv(out, bytes);  // the final result, after the send has left
       comm.wait([&] { return partner.recvReady(); }, r + 1, "waiting for the result from");
       partner.recvDone();
@@ -54,7 +54,7 @@ void recursiveDoublingAllReduce(Comm& comm, const CollArgs& a) {
   auto rankOf = [&](int virt) { return virt < q ? virt * 2 + 1 : virt + q; };
   for (int mask = 1; mask < p; mask <<= 1)
     exchange(rankOf(me ^ mask), mask * 2 == p);
-  if (r < 2 * q) comm.connection(r - 1).postSend(out, bytes);
+  if (r < 2 * q) comm.connection(r - 1).postSendDirect(out, bytes);
 }
 
 }  // namespace braid

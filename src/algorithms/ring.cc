@@ -105,8 +105,9 @@ struct Ring {
   }
 
   // Allgather alone: every receive lands in out (no slots), so the whole schedule can be posted
-  // at once: rank r sends block r, then forwards block r-s-1 at step s.
-  void allgather(const Blocks& b, char* out) {
+  // at once: rank r sends block r, then forwards block r-s-1 at step s. Block r leaves from the
+  // input `own`, and each of its chunks is copied into out once it is on its way.
+  void allgather(const Blocks& b, const char* own, char* out) {
     size_t chunks = maxChunks(b);
     size_t o = 0, k = 0;
     for (size_t j = 0; j < chunks; ++j) {
@@ -114,12 +115,20 @@ struct Ring {
         if (chunkOf(b, blockAt(r - s - 1), j, &o, &k)) prev.postRecv(out + o * es, k * es);
       }
     }
+    size_t ownOffset = b.offset(blockAt(r));
     for (size_t j = 0; j < chunks; ++j) {
-      if (chunkOf(b, blockAt(r), j, &o, &k)) next.postSend(out + o * es, k * es);
+      if (chunkOf(b, blockAt(r), j, &o, &k)) {
+        const char* src = own + (o - ownOffset) * es;
+        next.postSendDirect(src, k * es);
+        if (src != out + o * es) {
+          comm.progressNow(comm.next(), "sending to");
+          std::memcpy(out + o * es, src, k * es);
+        }
+      }
       for (int s = 0; s < n - 1; ++s) {
         if (!chunkOf(b, blockAt(r - s - 1), j, &o, &k)) continue;
         waitRecv();
-        if (s < n - 2) next.postSend(out + o * es, k * es);
+        if (s < n - 2) next.postSendDirect(out + o * es, k * es);
         prev.recvDone();
       }
     }
@@ -152,13 +161,13 @@ void ringReduceScatter(Comm& comm, const CollArgs& a) {
 
 void ringAllGather(Comm& comm, const CollArgs& a) {
   char* out = static_cast<char*>(a.recv);
-  size_t blockBytes = a.count * a.typeSize;
-  char* own = out + static_cast<size_t>(comm.rank()) * blockBytes;
-  if (a.send != own && blockBytes > 0) std::memcpy(own, a.send, blockBytes);
-  if (comm.nranks() == 1) return;
+  if (comm.nranks() == 1) {
+    if (a.send != out && a.count > 0) std::memcpy(out, a.send, a.count * a.typeSize);
+    return;
+  }
   Ring ring(comm, a.typeSize);
   Blocks b{a.count * static_cast<size_t>(comm.nranks()), comm.nranks()};
-  ring.allgather(b, out);
+  ring.allgather(b, static_cast<const char*>(a.send), out);
 }
 
 }  // namespace braid

@@ -73,9 +73,12 @@ CommSettings CommSettings::fromEnvironment(const braidConfig_t* config) {
     fail(braidInvalidArgument, "BRAID_SOCKET_NSTREAMS must be in 1..16");
   }
   int64_t singleCopy = paramInt("BRAID_SHM_SINGLE_COPY_MIN");
+  int64_t singleCopyMax = paramInt("BRAID_SHM_SINGLE_COPY_MAX");
   if (singleCopy < 0) fail(braidInvalidArgument, "BRAID_SHM_SINGLE_COPY_MIN must be >= 0");
+  if (singleCopyMax < 0) fail(braidInvalidArgument, "BRAID_SHM_SINGLE_COPY_MAX must be >= 0");
   s.chunkBytes = static_cast<size_t>(chunk);
   s.shmSingleCopyMin = static_cast<size_t>(singleCopy);
+  s.shmSingleCopyMax = static_cast<size_t>(singleCopyMax);
   s.nslots = static_cast<int>(nslots);
   s.nstreams = static_cast<int>(nstreams);
   s.algo = paramString("BRAID_ALGO");
@@ -280,8 +283,9 @@ Connection& Comm::connection(int peer) {
       rank() < peer ? bootstrap_->connectData(peer, streams, d) : bootstrap_->acceptData(peer, d);
   size_t slotBytes = settings_.chunkBytes;
   if (shm) {
-    slot = std::make_unique<ShmConnection>(peer, std::move(fds[0]), slotBytes, settings_.nslots,
-                                           settings_.shmSingleCopyMin, d);
+    slot =
+        std::make_unique<ShmConnection>(peer, std::move(fds[0]), slotBytes, settings_.nslots,
+                                        settings_.shmSingleCopyMin, settings_.shmSingleCopyMax, d);
     BRAID_INFO(kNet, "rank %d -> rank %d: shm (%s)", rank(), peer, reason.c_str());
   } else if (ib) {
     slot = makeIbConnection(peer, ib_.port, std::move(fds[0]), slotBytes, settings_.nslots, d);
@@ -293,6 +297,7 @@ Connection& Comm::connection(int peer) {
                bootstrap_->interfaceName().c_str(), streams, reason.c_str());
   }
   open_.push_back(slot.get());
+  slot->beginOperation(operationBytes_);
   return *slot;
 }
 
@@ -307,6 +312,7 @@ void Comm::beginCollective(OpHeader header) {
   header.seq = collSeq_++;
   currentHeader_ = header;
   headerFrom_ = -1;
+  beginOperation(header.count * dataTypeSize(static_cast<braidDataType_t>(header.type)));
   if (nranks() == 1) return;
   Connection& next = connection(this->next());
   Connection& prev = connection(this->prev());
@@ -322,8 +328,15 @@ std::string Comm::currentCall() const {
                                               : currentHeader_.describe();
 }
 
-void Comm::beginPointToPoint() {
+void Comm::beginOperation(size_t bytes) {
+  operationBytes_ = bytes;
+  for (Connection* c : open_)
+    c->beginOperation(bytes);
+}
+
+void Comm::beginPointToPoint(size_t largestBytes) {
   ensureUsable();
+  beginOperation(largestBytes);
   headerFrom_ = -1;  // point-to-point batches check their own headers
   currentHeader_ = OpHeader{};
   currentHeader_.kind = OpKind::kSend;
@@ -381,6 +394,15 @@ bool Comm::progressAll() {
   for (Connection* c : open_)
     moved |= c->progress();
   return moved;
+}
+
+void Comm::progressNow(int peer, const char* what) {
+  try {
+    progressAll();
+  } catch (const Error& e) {
+    onProgressError(e, deadline(), peer, what);
+    throw;
+  }
 }
 
 void Comm::sleepInPoll(const Deadline& d) {

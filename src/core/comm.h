@@ -66,7 +66,10 @@ struct CommSettings {
   bool shmDisabled = false;
   bool ibDisabled = false;
   size_t chunkBytes = 0;
-  size_t shmSingleCopyMin = 0;  // 0: shm never reads a peer's memory directly
+  // Operations of shmSingleCopyMin..shmSingleCopyMax bytes may go single-copy over shm; max 0:
+  // never.
+  size_t shmSingleCopyMin = 0;
+  size_t shmSingleCopyMax = 0;
   int nslots = 0;
   int nstreams = 0;
   std::string algo;
@@ -128,8 +131,9 @@ class Comm {
   // Starts an operation: fails fast if the communicator already failed, numbers the operation,
   // and exchanges its header around the ring.
   void beginCollective(OpHeader header);
-  // Starts a batch of point-to-point operations (a group, or one send/recv).
-  void beginPointToPoint();
+  // Starts a batch of point-to-point operations (a group, or one send/recv) whose largest
+  // message is largestBytes.
+  void beginPointToPoint(size_t largestBytes);
   // Fails with braidInvalidUsage, naming both calls, unless `theirs` (from peer) matches `mine`.
   void checkMatch(int peer, const OpHeader& mine, const OpHeader& theirs) const;
   uint64_t nextSendSeq(int peer) { return sendSeq_[static_cast<size_t>(peer)]++; }
@@ -142,6 +146,9 @@ class Comm {
   // wait in a timeout's message: what="waiting for data from", peer=3.
   template <typename Ready>
   void wait(Ready&& ready, int peer, const char* what);
+  // One pass of progress on every open connection, without waiting: a root about to copy its
+  // own data lets the transfers it queued start first, so its peers work while it copies.
+  void progressNow(int peer, const char* what);
   // Waits until every open connection has sent and received all it was given, releasing the
   // receives that landed in caller memory.
   void waitAllDone();
@@ -204,6 +211,7 @@ class Comm {
   // The wait ran out (or was aborted): name the rank at fault as well as this rank knows it.
   [[noreturn]] void onTimeout(const Deadline& d, int peer, const char* what);
   Deadline deadline() const { return Deadline::after(settings_.timeoutMs, &aborted_); }
+  void beginOperation(size_t bytes);
   void ensureUsable();
 
   CommSettings settings_;
@@ -240,7 +248,8 @@ class Comm {
   uint64_t splitSeq_ = 0;
   std::vector<uint64_t> sendSeq_;
   std::vector<uint64_t> recvSeq_;
-  OpHeader currentHeader_;  // the collective in progress; kind kSend: point-to-point
+  OpHeader currentHeader_;     // the collective in progress; kind kSend: point-to-point
+  size_t operationBytes_ = 0;  // what its connections were told (Connection::beginOperation)
   std::atomic<bool> aborted_{false};
   std::atomic<const char*> lastAlgorithm_{""};
   std::atomic<braidResult_t> asyncError_{braidSuccess};

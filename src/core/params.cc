@@ -27,9 +27,13 @@ constexpr ParamSpec kParams[] = {
     {"BRAID_SOCKET_NSTREAMS", "2",
      "TCP connections per peer that large messages are striped over (1-16)"},
     {"BRAID_CHUNK_SIZE", "512K", "bytes per pipelined chunk in ring, chain and tree algorithms"},
-    {"BRAID_SHM_SINGLE_COPY_MIN", "0",
-     "shm sends of at least this many bytes are read straight from the sender's memory "
-     "(process_vm_readv: one copy instead of two); 0 never (slower on 2-core machines)"},
+    {"BRAID_SHM_SINGLE_COPY_MIN", "16K",
+     "shm: in operations of at least this many bytes (count x type size), messages that land in "
+     "the receiver's buffer are read straight from the sender's memory (process_vm_readv: one "
+     "copy instead of two)"},
+    {"BRAID_SHM_SINGLE_COPY_MAX", "1M",
+     "shm: ... and of at most this many (beyond the caches two pipelined copies are faster); 0: "
+     "never single-copy"},
     {"BRAID_NSLOTS", "4", "staging slots per connection and direction (pipeline depth)"},
     {"BRAID_ALGO", "",
      "force algorithms, rules joined by ;: name, coll=name or coll:lo-hi=name,lo-hi=name (bytes, "

@@ -45,7 +45,16 @@ class Connection {
   // header): the transport may hold it until that send or the next progress(), so both leave
   // together.
   virtual void postSendBatched(const void* data, size_t bytes) { postSend(data, bytes); }
+  // Like postSend, for a message the peer receives into caller memory (postRecv), as both ends
+  // know from the algorithm: a transport that can move bytes straight from this process's memory
+  // into the peer's (shm's single copy) may do so here. A message the peer takes into a staging
+  // slot goes through postSend, so the peer is not left making both copies.
+  virtual void postSendDirect(const void* data, size_t bytes) { postSend(data, bytes); }
   virtual bool sendsDone() const = 0;
+
+  // An operation starts whose buffers are `bytes` long (count x type size as the call passed
+  // them; for point-to-point, the largest message): a transport may choose its protocol by it.
+  virtual void beginOperation(size_t bytes) { (void)bytes; }
 
   // --- receiving ---
   virtual void postRecv(void* data, size_t bytes) = 0;

@@ -98,12 +98,13 @@ std::string ShmSegment::path() const {
 }
 
 ShmConnection::ShmConnection(int peer, Fd side, size_t slotBytes, int nslots, size_t singleCopyMin,
-                             const Deadline& deadline)
+                             size_t singleCopyMax, const Deadline& deadline)
     : Connection(peer),
       side_(std::move(side)),
       slotBytes_(slotBytes),
       nslots_(nslots),
-      singleCopyMin_(singleCopyMin) {
+      singleCopyMin_(singleCopyMin),
+      singleCopyMax_(singleCopyMax) {
   inSeg_ = ShmSegment::create(segmentBytes(slotBytes, nslots));
   char name[kNameBytes] = {};
   snprintf(name, kProbeOffset, "%s", inSeg_.path().c_str());
@@ -129,7 +130,7 @@ bool ShmConnection::advanceHandshake() {
     }
     if (state_ == State::kAwaitAck) {
       inSeg_.closeHandle();  // the peer has mapped it
-      peerReadsMe_ = ack == kAckMappedAndReadable && singleCopyMin_ > 0;
+      peerReadsMe_ = ack == kAckMappedAndReadable && singleCopyMax_ > 0;
       state_ = State::kReady;
       break;
     }
@@ -143,7 +144,7 @@ bool ShmConnection::advanceHandshake() {
     }
     outSeg_ = ShmSegment::open(peerName_, segmentBytes(slotBytes_, nslots_));
     out_ = reinterpret_cast<Fifo*>(outSeg_.data());
-    char mine = singleCopyMin_ > 0 && probeRead(probe) ? kAckMappedAndReadable : kAckMapped;
+    char mine = singleCopyMax_ > 0 && probeRead(probe) ? kAckMappedAndReadable : kAckMapped;
     sendAll(side_.get(), &mine, 1, Deadline::after(1000), what);
     state_ = State::kAwaitAck;
   }
@@ -249,7 +250,11 @@ void ShmConnection::postSlot(size_t bytes) {
 }
 
 void ShmConnection::postSend(const void* data, size_t bytes) {
-  if (bytes > 0) sends_.push_back(PendingSend{static_cast<const char*>(data), bytes, 0});
+  if (bytes > 0) sends_.push_back(PendingSend{static_cast<const char*>(data), bytes, 0, false});
+}
+
+void ShmConnection::postSendDirect(const void* data, size_t bytes) {
+  if (bytes > 0) sends_.push_back(PendingSend{static_cast<const char*>(data), bytes, 0, true});
 }
 
 void ShmConnection::postRecv(void* data, size_t bytes) {
@@ -268,7 +273,7 @@ bool ShmConnection::recvReady() const {
   if (recvs_.empty() || !ready()) return false;
   const PendingRecv& r = recvs_.front();
   if (r.data != nullptr || r.bytes == 0) return r.done == r.bytes;
-  return inHasData() && (fetchedUpTo_ > recvHead_ || !isDescriptor(recvHead_));
+  return inHasData() && !isDescriptor(recvHead_);
 }
 
 const void* ShmConnection::recvData() const {
@@ -293,9 +298,11 @@ bool ShmConnection::progress() {
   // for the peer to see instead of one per piece. Large ones are published as each is written, so
   // the peer can start on them.
   bool unpublished = false;
+  bool singleCopy =
+      peerReadsMe_ && operationBytes_ >= singleCopyMin_ && operationBytes_ <= singleCopyMax_;
   while (!sends_.empty() && outHasRoom()) {
     PendingSend& s = sends_.front();
-    if (s.done == 0 && peerReadsMe_ && s.bytes >= singleCopyMin_) {
+    if (s.direct && s.done == 0 && singleCopy) {
       Descriptor d{reinterpret_cast<uint64_t>(s.data), s.bytes};
       std::memcpy(slot(outSeg_.data(), sendTail_), &d, sizeof(d));
       markDescriptor(sendTail_, true);
@@ -329,11 +336,10 @@ bool ShmConnection::progress() {
   for (PendingRecv& r : recvs_) {
     if (r.done == r.bytes && r.data != nullptr) continue;
     if (r.data == nullptr) {
-      // A staged receive's data is read into its slot, where the algorithm consumes it.
-      if (r.bytes > 0 && fetchedUpTo_ <= recvHead_ && inHasData() && isDescriptor(recvHead_)) {
-        readPeer(descriptorFor(r.bytes), slot(inSeg_.data(), recvHead_));
-        fetchedUpTo_ = recvHead_ + 1;
-        moved = true;
+      // Only postSendDirect goes single-copy, and only toward a receive into caller memory.
+      if (r.bytes > 0 && inHasData() && isDescriptor(recvHead_)) {
+        fail(braidInternalError, "rank ", peer(),
+             " sent a single-copy message where a staged one was expected");
       }
       break;
     }
