@@ -57,9 +57,16 @@ void treeBroadcastIn(Comm& comm, const CollArgs& a, std::span<const int> group, 
   if (t.parent < 0) {
     const char* in = static_cast<const char*>(a.send);
     // Out of place, each chunk's own copy is made once the chunk is on its way.
+    bool direct = broadcastRootSendsDirect(a);
     forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
-      for (int child : t.children)
-        comm.connection(rankOf(child)).postSendDirect(in + o * es, k * es);
+      for (int child : t.children) {
+        Connection& c = comm.connection(rankOf(child));
+        if (direct) {
+          c.postSendDirect(in + o * es, k * es);
+        } else {
+          c.postSend(in + o * es, k * es);
+        }
+      }
       if (in == out) return;
       if (!t.children.empty()) comm.progressNow(rankOf(t.children.front()), "sending to");
       std::memcpy(out + o * es, in + o * es, k * es);

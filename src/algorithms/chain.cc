@@ -28,8 +28,13 @@ void chainBroadcast(Comm& comm, const CollArgs& a) {
   if (root) {
     const char* in = static_cast<const char*>(a.send);
     // Out of place, each chunk's own copy is made once the chunk is on its way.
+    bool direct = broadcastRootSendsDirect(a);
     forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
-      next.postSendDirect(in + o * es, k * es);
+      if (direct) {
+        next.postSendDirect(in + o * es, k * es);
+      } else {
+        next.postSend(in + o * es, k * es);
+      }
       if (in == out) return;
       comm.progressNow(comm.next(), "sending to");
       std::memcpy(out + o * es, in + o * es, k * es);

@@ -31,9 +31,9 @@ constexpr ParamSpec kParams[] = {
      "shm: in operations of at least this many bytes (count x type size), messages that land in "
      "the receiver's buffer are read straight from the sender's memory (process_vm_readv: one "
      "copy instead of two)"},
-    {"BRAID_SHM_SINGLE_COPY_MAX", "1M",
-     "shm: ... and of at most this many (beyond the caches two pipelined copies are faster); 0: "
-     "never single-copy"},
+    {"BRAID_SHM_SINGLE_COPY_MAX", "16M",
+     "shm: ... and of at most this many (beyond it two pipelined copies are as fast); 0: never "
+     "single-copy"},
     {"BRAID_NSLOTS", "4", "staging slots per connection and direction (pipeline depth)"},
     {"BRAID_ALGO", "",
      "force algorithms, rules joined by ;: name, coll=name or coll:lo-hi=name,lo-hi=name (bytes, "

@@ -300,7 +300,11 @@ bool ShmConnection::progress() {
   bool unpublished = false;
   bool singleCopy =
       peerReadsMe_ && operationBytes_ >= singleCopyMin_ && operationBytes_ <= singleCopyMax_;
-  while (!sends_.empty() && outHasRoom()) {
+  // Each direction copies at most about a slot per call, so a rank that both sends and receives
+  // alternates between them: copying out everything that has arrived before publishing its own
+  // next message would leave the peer waiting for it meanwhile.
+  size_t sendBudget = slotBytes_;
+  while (!sends_.empty() && outHasRoom() && sendBudget > 0) {
     PendingSend& s = sends_.front();
     if (s.direct && s.done == 0 && singleCopy) {
       Descriptor d{reinterpret_cast<uint64_t>(s.data), s.bytes};
@@ -317,6 +321,7 @@ bool ShmConnection::progress() {
     size_t piece = std::min(slotBytes_, s.bytes - s.done);
     std::memcpy(slot(outSeg_.data(), sendTail_), s.data + s.done, piece);
     s.done += piece;
+    sendBudget -= piece;
     ++sendTail_;
     unpublished = piece < kBatchBelowBytes;
     if (!unpublished) publish();
@@ -333,7 +338,9 @@ bool ShmConnection::progress() {
   }
   // Copy into caller memory in posting order; a staged receive keeps its slot until consumed.
   bool unreleased = false;
+  size_t recvBudget = slotBytes_;
   for (PendingRecv& r : recvs_) {
+    if (recvBudget == 0) break;
     if (r.done == r.bytes && r.data != nullptr) continue;
     if (r.data == nullptr) {
       // Only postSendDirect goes single-copy, and only toward a receive into caller memory.
@@ -343,10 +350,11 @@ bool ShmConnection::progress() {
       }
       break;
     }
-    while (r.done < r.bytes && inHasData()) {
+    while (r.done < r.bytes && recvBudget > 0 && inHasData()) {
       if (r.done == 0 && isDescriptor(recvHead_)) {
         readPeer(descriptorFor(r.bytes), r.data);
         r.done = r.bytes;
+        recvBudget -= std::min(recvBudget, r.bytes);
         ++recvHead_;
         release();  // the sender's buffer is free now
         unreleased = false;
@@ -356,6 +364,7 @@ bool ShmConnection::progress() {
       size_t piece = std::min(slotBytes_, r.bytes - r.done);
       std::memcpy(r.data + r.done, slot(inSeg_.data(), recvHead_), piece);
       r.done += piece;
+      recvBudget -= piece;
       ++recvHead_;
       unreleased = piece < kBatchBelowBytes;
       if (!unreleased) release();

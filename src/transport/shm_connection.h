@@ -13,10 +13,11 @@
 //    its buffer is free. This needs process_vm_readv on the peer (ptrace permission; between
 //    threads of one process a memcpy): each side probes it during the handshake and tells the
 //    other, and where it fails the messages go through the slots. Measured on 2 cores: the one
-//    copy wins for broadcast and allgather from 16 KiB to 1 MiB (up to 2.7x); beyond the caches
-//    the kernel's copy is slower than two pipelined memcpys, and for an allreduce's finished
-//    chunks (hot in the producer's cache) the slots win at every size, so the ring sends those
-//    with postSend.
+//    copy wins for allgather from 16 KiB to 16 MiB (up to 2.8x) and is level at 64 MiB, where
+//    the kernel's copy has become slower than two pipelined memcpys; an allreduce's finished
+//    chunks (hot in the producer's cache) are faster through the slots at every size, so the ring
+//    sends those with postSend, and so does an in-place broadcast root beyond the caches
+//    (broadcastRootSendsDirect).
 // A one-stream TCP side channel to the peer carries the set-up, serves as the doorbell that wakes
 // a peer sleeping in poll() (it arms a flag in shared memory first; whoever changes the FIFO
 // rings if the flag is set), and its end-of-file is how a dead peer is noticed.
