@@ -56,7 +56,6 @@ void treeBroadcastIn(Comm& comm, const CollArgs& a, std::span<const int> group, 
   auto rankOf = [&](int index) { return group[static_cast<size_t>(index)]; };
   if (t.parent < 0) {
     const char* in = static_cast<const char*>(a.send);
-    // Out of place, each chunk's own copy is made once the chunk is on its way.
     bool direct = broadcastRootSendsDirect(a);
     forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
       for (int child : t.children) {
@@ -67,10 +66,14 @@ void treeBroadcastIn(Comm& comm, const CollArgs& a, std::span<const int> group, 
           c.postSend(in + o * es, k * es);
         }
       }
-      if (in == out) return;
-      if (!t.children.empty()) comm.progressNow(rankOf(t.children.front()), "sending to");
-      std::memcpy(out + o * es, in + o * es, k * es);
     });
+    // Out of place, the root's own copy is made chunk by chunk while the chunks travel.
+    if (in != out) {
+      forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
+        if (!t.children.empty()) comm.progressNow(rankOf(t.children.front()), "sending to");
+        std::memcpy(out + o * es, in + o * es, k * es);
+      });
+    }
     return;
   }
   int parentRank = rankOf(t.parent);

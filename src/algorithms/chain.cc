@@ -27,7 +27,6 @@ void chainBroadcast(Comm& comm, const CollArgs& a) {
   Connection& prev = comm.connection(comm.prev());
   if (root) {
     const char* in = static_cast<const char*>(a.send);
-    // Out of place, each chunk's own copy is made once the chunk is on its way.
     bool direct = broadcastRootSendsDirect(a);
     forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
       if (direct) {
@@ -35,10 +34,14 @@ void chainBroadcast(Comm& comm, const CollArgs& a) {
       } else {
         next.postSend(in + o * es, k * es);
       }
-      if (in == out) return;
-      comm.progressNow(comm.next(), "sending to");
-      std::memcpy(out + o * es, in + o * es, k * es);
     });
+    // Out of place, the root's own copy is made chunk by chunk while the chunks travel.
+    if (in != out) {
+      forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
+        comm.progressNow(comm.next(), "sending to");
+        std::memcpy(out + o * es, in + o * es, k * es);
+      });
+    }
   } else {
     forEachChunk(0, a.count, chunk,
                  [&](size_t o, size_t k) { prev.postRecv(out + o * es, k * es); });

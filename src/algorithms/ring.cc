@@ -104,28 +104,33 @@ struct Ring {
     }
   }
 
-  // Allgather alone: every receive lands in out (no slots), so the whole schedule can be posted
-  // at once: rank r sends block r, then forwards block r-s-1 at step s. Block r leaves from the
-  // input `own`, and each of its chunks is copied into out once it is on its way.
+  // Allgather alone: every receive lands in out (no slots), so the whole schedule is posted at
+  // once. Rank r sends its own block, all its chunks at once (a transport may send them as one
+  // message) from the input `own`, copying it into out meanwhile; then, for s < n-2, it forwards
+  // block r-s-1 chunk by chunk as the chunks land. Blocks travel one after another, each
+  // pipelined by chunks.
   void allgather(const Blocks& b, const char* own, char* out) {
     size_t chunks = maxChunks(b);
     size_t o = 0, k = 0;
-    for (size_t j = 0; j < chunks; ++j) {
-      for (int s = 0; s < n - 1; ++s) {
+    for (int s = 0; s < n - 1; ++s) {
+      for (size_t j = 0; j < chunks; ++j) {
         if (chunkOf(b, blockAt(r - s - 1), j, &o, &k)) prev.postRecv(out + o * es, k * es);
       }
     }
-    size_t ownOffset = b.offset(blockAt(r));
+    int mine = blockAt(r);
+    size_t ownOffset = b.offset(mine);
     for (size_t j = 0; j < chunks; ++j) {
-      if (chunkOf(b, blockAt(r), j, &o, &k)) {
-        const char* src = own + (o - ownOffset) * es;
-        next.postSendDirect(src, k * es);
-        if (src != out + o * es) {
-          comm.progressNow(comm.next(), "sending to");
-          std::memcpy(out + o * es, src, k * es);
-        }
+      if (chunkOf(b, mine, j, &o, &k)) next.postSendDirect(own + (o - ownOffset) * es, k * es);
+    }
+    if (own != out + ownOffset * es) {
+      for (size_t j = 0; j < chunks; ++j) {
+        if (!chunkOf(b, mine, j, &o, &k)) continue;
+        comm.progressNow(comm.next(), "sending to");
+        std::memcpy(out + o * es, own + (o - ownOffset) * es, k * es);
       }
-      for (int s = 0; s < n - 1; ++s) {
+    }
+    for (int s = 0; s < n - 1; ++s) {
+      for (size_t j = 0; j < chunks; ++j) {
         if (!chunkOf(b, blockAt(r - s - 1), j, &o, &k)) continue;
         waitRecv();
         if (s < n - 2) next.postSendDirect(out + o * es, k * es);

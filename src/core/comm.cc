@@ -329,6 +329,7 @@ std::string Comm::currentCall() const {
 }
 
 void Comm::beginOperation(size_t bytes) {
+  if (bytes == operationBytes_) return;  // a loop of equal calls: the connections know it
   operationBytes_ = bytes;
   for (Connection* c : open_)
     c->beginOperation(bytes);

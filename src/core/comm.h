@@ -66,8 +66,8 @@ struct CommSettings {
   bool shmDisabled = false;
   bool ibDisabled = false;
   size_t chunkBytes = 0;
-  // Operations of shmSingleCopyMin..shmSingleCopyMax bytes may go single-copy over shm; max 0:
-  // never.
+  // Operations of shmSingleCopyMin..shmSingleCopyMax bytes may go single-copy over shm; min 0:
+  // never, max 0: no limit.
   size_t shmSingleCopyMin = 0;
   size_t shmSingleCopyMax = 0;
   int nslots = 0;

@@ -30,10 +30,8 @@ constexpr ParamSpec kParams[] = {
     {"BRAID_SHM_SINGLE_COPY_MIN", "16K",
      "shm: in operations of at least this many bytes (count x type size), messages that land in "
      "the receiver's buffer are read straight from the sender's memory (process_vm_readv: one "
-     "copy instead of two)"},
-    {"BRAID_SHM_SINGLE_COPY_MAX", "16M",
-     "shm: ... and of at most this many (beyond it two pipelined copies are as fast); 0: never "
-     "single-copy"},
+     "copy instead of two); 0: never"},
+    {"BRAID_SHM_SINGLE_COPY_MAX", "0", "shm: ... and of at most this many; 0: no limit"},
     {"BRAID_NSLOTS", "4", "staging slots per connection and direction (pipeline depth)"},
     {"BRAID_ALGO", "",
      "force algorithms, rules joined by ;: name, coll=name or coll:lo-hi=name,lo-hi=name (bytes, "

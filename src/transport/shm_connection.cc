@@ -130,7 +130,7 @@ bool ShmConnection::advanceHandshake() {
     }
     if (state_ == State::kAwaitAck) {
       inSeg_.closeHandle();  // the peer has mapped it
-      peerReadsMe_ = ack == kAckMappedAndReadable && singleCopyMax_ > 0;
+      peerReadsMe_ = ack == kAckMappedAndReadable && singleCopyMin_ > 0;
       state_ = State::kReady;
       break;
     }
@@ -144,7 +144,7 @@ bool ShmConnection::advanceHandshake() {
     }
     outSeg_ = ShmSegment::open(peerName_, segmentBytes(slotBytes_, nslots_));
     out_ = reinterpret_cast<Fifo*>(outSeg_.data());
-    char mine = singleCopyMax_ > 0 && probeRead(probe) ? kAckMappedAndReadable : kAckMapped;
+    char mine = singleCopyMin_ > 0 && probeRead(probe) ? kAckMappedAndReadable : kAckMapped;
     sendAll(side_.get(), &mine, 1, Deadline::after(1000), what);
     state_ = State::kAwaitAck;
   }
@@ -206,32 +206,65 @@ bool ShmConnection::probeRead(uint64_t address) const {
   return process_vm_readv(peerPid_, &local, 1, &remote, 1, 0) == sizeof(word);
 }
 
-void ShmConnection::readPeer(const Descriptor& d, char* dst) const {
+void ShmConnection::readPeer(uint64_t address, size_t bytes, std::vector<iovec>& local) const {
   if (peerPid_ == getpid()) {
-    std::memcpy(dst, reinterpret_cast<const void*>(d.address), d.bytes);
+    const char* src = reinterpret_cast<const char*>(address);
+    for (const iovec& piece : local) {
+      std::memcpy(piece.iov_base, src, piece.iov_len);
+      src += piece.iov_len;
+    }
     return;
   }
-  for (size_t done = 0; done < d.bytes;) {
-    iovec local{dst + done, d.bytes - done};
-    iovec remote{reinterpret_cast<void*>(d.address + done), d.bytes - done};
-    ssize_t n = process_vm_readv(peerPid_, &local, 1, &remote, 1, 0);
+  size_t first = 0;  // the piece the next read starts in
+  for (size_t done = 0; done < bytes;) {
+    iovec remote{reinterpret_cast<void*>(address + done), bytes - done};
+    ssize_t n =
+        process_vm_readv(peerPid_, local.data() + first, local.size() - first, &remote, 1, 0);
     if (n <= 0) {
-      fail(braidRemoteError, "reading ", d.bytes, " bytes from rank ", peer(), ": ",
+      fail(braidRemoteError, "reading ", bytes, " bytes from rank ", peer(), ": ",
            errnoText("process_vm_readv", n < 0 ? errno : EIO),
            " (the peer died, or set BRAID_SHM_SINGLE_COPY_MIN=0)");
     }
     done += static_cast<size_t>(n);
+    // A short read stops anywhere: skip the pieces it filled, trim the one it filled in part.
+    for (auto left = static_cast<size_t>(n); left > 0;) {
+      iovec& piece = local[first];
+      size_t taken = std::min(left, piece.iov_len);
+      piece.iov_base = static_cast<char*>(piece.iov_base) + taken;
+      piece.iov_len -= taken;
+      left -= taken;
+      if (piece.iov_len == 0) ++first;
+    }
   }
 }
 
-ShmConnection::Descriptor ShmConnection::descriptorFor(size_t bytes) const {
+size_t ShmConnection::readDescriptor(std::deque<PendingRecv>::iterator first) {
   Descriptor d;
   std::memcpy(&d, slot(inSeg_.data(), recvHead_), sizeof(d));
-  if (d.bytes != bytes) {
-    fail(braidRemoteError, "rank ", peer(), " sent ", d.bytes, " bytes where ", bytes,
-         " were expected");
+  uint64_t left = d.bytes - descriptorRead_;
+  readPieces_.clear();
+  size_t bytes = 0;
+  auto last = first;
+  for (; last != recvs_.end() && bytes < left && readPieces_.size() < kMaxReadPieces; ++last) {
+    if (last->bytes == 0) continue;  // empty messages do not travel
+    if (last->data == nullptr || bytes + last->bytes > left) {
+      fail(braidRemoteError, "rank ", peer(), " sent a single-copy message of ", d.bytes,
+           " bytes that does not end where an expected message does");
+    }
+    readPieces_.push_back(iovec{last->data, last->bytes});
+    bytes += last->bytes;
   }
-  return d;
+  if (bytes == 0) return 0;
+  readPeer(d.address + descriptorRead_, bytes, readPieces_);
+  for (auto it = first; it != last; ++it)
+    it->done = it->bytes;
+  descriptorRead_ += bytes;
+  if (descriptorRead_ == d.bytes) {
+    descriptorRead_ = 0;
+    ++recvHead_;
+    release();  // the sender's buffer is free now
+  }
+  return bytes;
 }
 
 bool ShmConnection::sendSlotFree() const {
@@ -298,8 +331,8 @@ bool ShmConnection::progress() {
   // for the peer to see instead of one per piece. Large ones are published as each is written, so
   // the peer can start on them.
   bool unpublished = false;
-  bool singleCopy =
-      peerReadsMe_ && operationBytes_ >= singleCopyMin_ && operationBytes_ <= singleCopyMax_;
+  bool singleCopy = peerReadsMe_ && operationBytes_ >= singleCopyMin_ &&
+                    (singleCopyMax_ == 0 || operationBytes_ <= singleCopyMax_);
   // Each direction copies at most about a slot per call, so a rank that both sends and receives
   // alternates between them: copying out everything that has arrived before publishing its own
   // next message would leave the peer waiting for it meanwhile.
@@ -308,12 +341,20 @@ bool ShmConnection::progress() {
     PendingSend& s = sends_.front();
     if (s.direct && s.done == 0 && singleCopy) {
       Descriptor d{reinterpret_cast<uint64_t>(s.data), s.bytes};
+      sends_.pop_front();
+      // Direct sends queued behind it that continue its memory go in the same descriptor: the
+      // receiver reads them with one system call, which beyond the caches is up to 2x faster
+      // than one per chunk.
+      while (!sends_.empty() && sends_.front().direct && sends_.front().done == 0 &&
+             reinterpret_cast<uint64_t>(sends_.front().data) == d.address + d.bytes) {
+        d.bytes += sends_.front().bytes;
+        sends_.pop_front();
+      }
       std::memcpy(slot(outSeg_.data(), sendTail_), &d, sizeof(d));
       markDescriptor(sendTail_, true);
       ++sendTail_;
       publish();
       awaitingRead_.push_back(sendTail_);
-      sends_.pop_front();
       moved = true;
       continue;
     }
@@ -339,7 +380,8 @@ bool ShmConnection::progress() {
   // Copy into caller memory in posting order; a staged receive keeps its slot until consumed.
   bool unreleased = false;
   size_t recvBudget = slotBytes_;
-  for (PendingRecv& r : recvs_) {
+  for (auto it = recvs_.begin(); it != recvs_.end(); ++it) {
+    PendingRecv& r = *it;
     if (recvBudget == 0) break;
     if (r.done == r.bytes && r.data != nullptr) continue;
     if (r.data == nullptr) {
@@ -352,11 +394,8 @@ bool ShmConnection::progress() {
     }
     while (r.done < r.bytes && recvBudget > 0 && inHasData()) {
       if (r.done == 0 && isDescriptor(recvHead_)) {
-        readPeer(descriptorFor(r.bytes), r.data);
-        r.done = r.bytes;
-        recvBudget -= std::min(recvBudget, r.bytes);
-        ++recvHead_;
-        release();  // the sender's buffer is free now
+        size_t bytes = readDescriptor(it);
+        recvBudget -= std::min(recvBudget, bytes);
         unreleased = false;
         moved = true;
         break;
