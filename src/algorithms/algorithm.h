@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "collectives/braid.h"
 #include "core/comm.h"
@@ -27,16 +28,6 @@ struct CollArgs {
   int root;
   size_t typeSize;
 };
-
-// Whether a broadcast root lets its receivers read its chunks straight from its buffer where the
-// transport can (Connection::postSendDirect). Out of place, yes: the root has its own copy to make
-// meanwhile. In place the receivers would then make every copy alone, which wins only while the
-// data fits in cache; beyond that, two pipelined copies shared with the root are faster (shm, 2
-// ranks: 1.3x at 4 MiB, 2x at 64 MiB).
-inline bool broadcastRootSendsDirect(const CollArgs& a) {
-  constexpr size_t kInPlaceDirectMax = size_t{1} << 20;
-  return a.send != a.recv || a.count * a.typeSize <= kInPlaceDirectMax;
-}
 
 struct Algorithm {
   const char* name;
@@ -71,6 +62,10 @@ void ringReduceScatter(Comm& comm, const CollArgs& args);
 void ringAllGather(Comm& comm, const CollArgs& args);
 void bruckAllGather(Comm& comm, const CollArgs& args);
 void chainBroadcast(Comm& comm, const CollArgs& args);
+// A broadcast root's part, shared by the chain and the trees: queues every chunk of its input to
+// each of `children` (ranks), then, out of place, makes its own copy chunk by chunk while they
+// travel.
+void sendFromBroadcastRoot(Comm& comm, const CollArgs& args, const std::vector<int>& children);
 void chainReduce(Comm& comm, const CollArgs& args);
 void binomialBroadcast(Comm& comm, const CollArgs& args);
 void binomialReduce(Comm& comm, const CollArgs& args);

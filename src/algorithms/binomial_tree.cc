@@ -48,6 +48,34 @@ size_t chunkElems(const Comm& comm, size_t typeSize) {
 
 }  // namespace
 
+void sendFromBroadcastRoot(Comm& comm, const CollArgs& a, const std::vector<int>& children) {
+  size_t es = a.typeSize;
+  const char* in = static_cast<const char*>(a.send);
+  char* out = static_cast<char*>(a.recv);
+  size_t chunk = chunkElems(comm, es);
+  // The receivers read the chunks straight from `in` where the transport can (postSendDirect):
+  // out of place the root has its own copy to make meanwhile. In place they would then make every
+  // copy alone, which wins only while the data fits in cache; beyond that two pipelined copies
+  // shared with the root are faster (shm, 2 ranks: 1.3x at 4 MiB, 2x at 64 MiB).
+  constexpr size_t kInPlaceDirectMax = size_t{1} << 20;
+  bool direct = in != out || a.count * es <= kInPlaceDirectMax;
+  forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
+    for (int child : children) {
+      Connection& c = comm.connection(child);
+      if (direct) {
+        c.postSendDirect(in + o * es, k * es);
+      } else {
+        c.postSend(in + o * es, k * es);
+      }
+    }
+  });
+  if (in == out) return;
+  forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
+    if (!children.empty()) comm.progressNow(children.front(), "sending to");
+    std::memcpy(out + o * es, in + o * es, k * es);
+  });
+}
+
 void treeBroadcastIn(Comm& comm, const CollArgs& a, std::span<const int> group, int me, int root) {
   size_t es = a.typeSize;
   char* out = static_cast<char*>(a.recv);
@@ -55,25 +83,10 @@ void treeBroadcastIn(Comm& comm, const CollArgs& a, std::span<const int> group, 
   size_t chunk = chunkElems(comm, es);
   auto rankOf = [&](int index) { return group[static_cast<size_t>(index)]; };
   if (t.parent < 0) {
-    const char* in = static_cast<const char*>(a.send);
-    bool direct = broadcastRootSendsDirect(a);
-    forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
-      for (int child : t.children) {
-        Connection& c = comm.connection(rankOf(child));
-        if (direct) {
-          c.postSendDirect(in + o * es, k * es);
-        } else {
-          c.postSend(in + o * es, k * es);
-        }
-      }
-    });
-    // Out of place, the root's own copy is made chunk by chunk while the chunks travel.
-    if (in != out) {
-      forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
-        if (!t.children.empty()) comm.progressNow(rankOf(t.children.front()), "sending to");
-        std::memcpy(out + o * es, in + o * es, k * es);
-      });
-    }
+    std::vector<int> children;
+    for (int child : t.children)
+      children.push_back(rankOf(child));
+    sendFromBroadcastRoot(comm, a, children);
     return;
   }
   int parentRank = rankOf(t.parent);

@@ -26,22 +26,7 @@ void chainBroadcast(Comm& comm, const CollArgs& a) {
   Connection& next = comm.connection(comm.next());
   Connection& prev = comm.connection(comm.prev());
   if (root) {
-    const char* in = static_cast<const char*>(a.send);
-    bool direct = broadcastRootSendsDirect(a);
-    forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
-      if (direct) {
-        next.postSendDirect(in + o * es, k * es);
-      } else {
-        next.postSend(in + o * es, k * es);
-      }
-    });
-    // Out of place, the root's own copy is made chunk by chunk while the chunks travel.
-    if (in != out) {
-      forEachChunk(0, a.count, chunk, [&](size_t o, size_t k) {
-        comm.progressNow(comm.next(), "sending to");
-        std::memcpy(out + o * es, in + o * es, k * es);
-      });
-    }
+    sendFromBroadcastRoot(comm, a, {comm.next()});
   } else {
     forEachChunk(0, a.count, chunk,
                  [&](size_t o, size_t k) { prev.postRecv(out + o * es, k * es); });
