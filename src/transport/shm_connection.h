@@ -18,7 +18,7 @@
 //    copy wins allgather at every size from 16 KiB (1.1-2.7x) and out-of-place broadcast; an
 //    allreduce's finished chunks (hot in the producer's cache) are faster through the slots, so
 //    the ring sends those with postSend, and so does an in-place broadcast root beyond the caches
-//    (broadcastRootSendsDirect), which would leave its receiver every copy.
+//    (sendFromBroadcastRoot), which would leave its receiver every copy.
 // A one-stream TCP side channel to the peer carries the set-up, serves as the doorbell that wakes
 // a peer sleeping in poll() (it arms a flag in shared memory first; whoever changes the FIFO
 // rings if the flag is set), and its end-of-file is how a dead peer is noticed.
