@@ -148,7 +148,7 @@ void runCollective(Comm& comm, const CollArgs& args, const Algorithm& algorithm)
     h.type = args.type;
     h.op = args.op;
     h.root = args.root;
-    comm.beginCollective(h);
+    comm.beginCollective(h, messageBytes(comm, args));
     BRAID_TRACE(kColl, "%s: algorithm %s", comm.currentCall().c_str(), algorithm.name);
     comm.setLastAlgorithm(algorithm.name);
     algorithm.run(comm, args);

@@ -307,12 +307,12 @@ void Comm::ensureUsable() {
   }
 }
 
-void Comm::beginCollective(OpHeader header) {
+void Comm::beginCollective(OpHeader header, size_t bytes) {
   ensureUsable();
   header.seq = collSeq_++;
   currentHeader_ = header;
   headerFrom_ = -1;
-  beginOperation(header.count * dataTypeSize(static_cast<braidDataType_t>(header.type)));
+  beginOperation(bytes);
   if (nranks() == 1) return;
   Connection& next = connection(this->next());
   Connection& prev = connection(this->prev());

@@ -128,9 +128,10 @@ class Comm {
   const char* lastAlgorithm() const { return lastAlgorithm_.load(); }
   void setLastAlgorithm(const char* name) { lastAlgorithm_.store(name); }
 
-  // Starts an operation: fails fast if the communicator already failed, numbers the operation,
-  // and exchanges its header around the ring.
-  void beginCollective(OpHeader header);
+  // Starts an operation of `bytes` (its size as the benchmarks report it: the gathered or
+  // scattered buffer for allgather, reduce-scatter and alltoall): fails fast if the communicator
+  // already failed, numbers the operation, and exchanges its header around the ring.
+  void beginCollective(OpHeader header, size_t bytes);
   // Starts a batch of point-to-point operations (a group, or one send/recv) whose largest
   // message is largestBytes.
   void beginPointToPoint(size_t largestBytes);

@@ -28,7 +28,7 @@ constexpr ParamSpec kParams[] = {
      "TCP connections per peer that large messages are striped over (1-16)"},
     {"BRAID_CHUNK_SIZE", "512K", "bytes per pipelined chunk in ring, chain and tree algorithms"},
     {"BRAID_SHM_SINGLE_COPY_MIN", "16K",
-     "shm: in operations of at least this many bytes (count x type size), messages that land in "
+     "shm: in operations of at least this many bytes (the benchmarks' size), messages that land in "
      "the receiver's buffer are read straight from the sender's memory (process_vm_readv: one "
      "copy instead of two); 0: never"},
     {"BRAID_SHM_SINGLE_COPY_MAX", "0", "shm: ... and of at most this many; 0: no limit"},

@@ -52,8 +52,9 @@ class Connection {
   virtual void postSendDirect(const void* data, size_t bytes) { postSend(data, bytes); }
   virtual bool sendsDone() const = 0;
 
-  // An operation starts whose buffers are `bytes` long (count x type size as the call passed
-  // them; for point-to-point, the largest message): a transport may choose its protocol by it.
+  // An operation of `bytes` starts (its size as the benchmarks report it: count x type size, times
+  // the rank count for allgather, reduce-scatter and alltoall; for point-to-point, the largest
+  // message): a transport may choose its protocol by it.
   virtual void beginOperation(size_t bytes) { (void)bytes; }
 
   // --- receiving ---
