@@ -241,6 +241,10 @@ void ShmConnection::readPeer(uint64_t address, size_t bytes, std::vector<iovec>&
 size_t ShmConnection::readDescriptor(std::deque<PendingRecv>::iterator first) {
   Descriptor d;
   std::memcpy(&d, slot(inSeg_.data(), recvHead_), sizeof(d));
+  if (d.bytes <= descriptorRead_) {  // a descriptor is never empty, and read only this far
+    fail(braidRemoteError, "rank ", peer(), " sent a single-copy message of ", d.bytes,
+         " bytes, of which ", descriptorRead_, " were read already");
+  }
   uint64_t left = d.bytes - descriptorRead_;
   readPieces_.clear();
   size_t bytes = 0;
