@@ -272,8 +272,10 @@ Connection& Comm::connection(int peer) {
   auto& slot = connections_[static_cast<size_t>(peer)];
   if (slot) return *slot;
   // Setting up blocks until the peer takes part; what is queued for others (a batched header)
-  // goes out first, or a peer waiting for it would never come to this set-up.
-  progressAll();
+  // goes out first, or a peer waiting for it would never come to this set-up. A connection that
+  // fails meanwhile is reported as any wait reports it: another rank's notice of the first cause
+  // wins over the echo (a peer that failed and exited leaves a half-made connection behind).
+  progressNow(peer, "connecting to");
   Deadline d = deadline();
   auto [transport, reason] = chooseTransport(peer);
   bool shm = std::strcmp(transport, "shm") == 0;

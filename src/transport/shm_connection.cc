@@ -82,7 +82,11 @@ ShmSegment ShmSegment::create(size_t bytes) {
 
 ShmSegment ShmSegment::open(const std::string& path, size_t bytes) {
   Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-  if (!fd.valid()) fail(braidSystemError, errnoText("open", errno), " (", path, ")");
+  if (!fd.valid()) {
+    // The path names a descriptor of the peer's process: gone when the peer has exited.
+    fail(errno == ENOENT ? braidRemoteError : braidSystemError, errnoText("open", errno), " (",
+         path, errno == ENOENT ? "; the process that made it has exited)" : ")");
+  }
   struct stat st {};
   if (fstat(fd.get(), &st) != 0 || static_cast<size_t>(st.st_size) != bytes) {
     fail(braidRemoteError, "shared segment ", path, " has the wrong size (settings differ?)");
