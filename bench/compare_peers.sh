@@ -26,7 +26,8 @@ row() {
     printf "%-22s %10s B %12s us %8s GB/s %12s us %8s GB/s\n", lib, $1, $6, $8, $10, $12}'
 }
 for s in $sizes; do
-  n=200; ((s >= 1 << 22)) && n=40; ((s >= 1 << 26)) && n=8
+  n=20000; ((s >= 1 << 16)) && n=2000; ((s >= 1 << 20)) && n=200; ((s >= 1 << 22)) && n=40
+  ((s >= 1 << 26)) && n=8
   shm && "$build/tools/braidrun" -n 2 "$build/bench/$bench" --host -b "$s" -e "$s" -c 0 -n $n -w 5 |
     row "braid shm"
   tcp && BRAID_SHM_DISABLE=1 "$build/tools/braidrun" -n 2 "$build/bench/$bench" --host -b "$s" -e "$s" \

@@ -311,6 +311,7 @@ void Comm::ensureUsable() {
 
 void Comm::beginCollective(OpHeader header, size_t bytes) {
   ensureUsable();
+  settleHeader();
   header.seq = collSeq_++;
   currentHeader_ = header;
   headerFrom_ = -1;
@@ -339,10 +340,15 @@ void Comm::beginOperation(size_t bytes) {
 
 void Comm::beginPointToPoint(size_t largestBytes) {
   ensureUsable();
+  settleHeader();
   beginOperation(largestBytes);
   headerFrom_ = -1;  // point-to-point batches check their own headers
   currentHeader_ = OpHeader{};
   currentHeader_.kind = OpKind::kSend;
+}
+
+void Comm::settleHeader() {
+  if (headerFrom_ >= 0) wait([] { return true; }, headerFrom_, "waiting for the header from");
 }
 
 bool Comm::checkHeader() {
@@ -428,12 +434,16 @@ void Comm::sleepInPoll(const Deadline& d) {
 void Comm::waitAllDone() {
   for (Connection* c : open_) {
     // Receives straight into caller memory need no consuming: release each once it has landed.
-    auto done = [c] {
+    // The header, posted first, is consumed only by checkHeader().
+    auto done = [this, c] {
+      if (c->peer() == headerFrom_ && !checkHeader()) {
+        return c->sendsDone() && c->recvsPending() == 1;  // nothing but the header is left
+      }
       while (c->recvReady())
         c->recvDone();
       return c->sendsDone() && c->recvsDone();
     };
-    wait(done, c->peer(), "waiting for transfers with");
+    wait(done, c->peer(), "waiting for transfers with", HeaderCheck::kMayDefer);
   }
   for (Connection* c : open_)
     c->operationDone();

@@ -143,15 +143,20 @@ class Comm {
   // formatting it costs more than a small collective.
   std::string currentCall() const;
 
-  // Blocks until ready() holds, making progress on every connection. `peer` and `what` name the
-  // wait in a timeout's message: what="waiting for data from", peer=3.
+  // Blocks until ready() holds and the operation's header has been checked, making progress on
+  // every connection. `peer` and `what` name the wait in a timeout's message: what="waiting for
+  // data from", peer=3. With kMayDefer the header need not have arrived (waitAllDone).
+  enum class HeaderCheck { kRequired, kMayDefer };
   template <typename Ready>
-  void wait(Ready&& ready, int peer, const char* what);
+  void wait(Ready&& ready, int peer, const char* what, HeaderCheck header = HeaderCheck::kRequired);
   // One pass of progress on every open connection, without waiting: a root about to copy its
   // own data lets the transfers it queued start first, so its peers work while it copies.
   void progressNow(int peer, const char* what);
   // Waits until every open connection has sent and received all it was given, releasing the
-  // receives that landed in caller memory.
+  // receives that landed in caller memory. The one exception is the header from the previous
+  // rank, when nothing else of the operation is left: a rank that sends but receives nothing (a
+  // broadcast root, a reduce's leaf) returns once its data is out, as MPI's eager sends do, and
+  // checks that header when its next operation begins (settleHeader).
   void waitAllDone();
 
   // Records a failure of an operation in progress: the communicator is unusable from now on, the
@@ -232,8 +237,11 @@ class Comm {
   IbProbe ib_;
   std::vector<std::unique_ptr<Connection>> connections_;  // by peer rank
   std::vector<Connection*> open_;                         // the non-null ones
+  // Waits for and checks the header an earlier operation left unchecked (see waitAllDone).
+  void settleHeader();
   // The collective's header exchange: sent to the next rank, expected from headerFrom_ (-1: none
-  // pending). The transfers point into these members until the collective ends.
+  // pending). The transfers point into these members until the collective ends, or for the
+  // header received, until the next operation begins.
   OpHeader sentHeader_;
   OpHeader expectedHeader_;
   OpHeader receivedHeader_;
@@ -274,8 +282,9 @@ inline void cpuRelax() {
 }
 
 template <typename Ready>
-void Comm::wait(Ready&& ready, int peer, const char* what) {
-  if (checkHeader() && ready()) return;
+void Comm::wait(Ready&& ready, int peer, const char* what, HeaderCheck header) {
+  auto done = [&] { return (checkHeader() || header == HeaderCheck::kMayDefer) && ready(); };
+  if (done()) return;
   // Busy-poll first (a peer on another core answers within a microsecond), then give the core
   // away between polls for a while (oversubscribed ranks need it), then sleep in poll(). A reply
   // within the first polls costs no clock read; the timeout counts from the first sleep.
@@ -291,7 +300,7 @@ void Comm::wait(Ready&& ready, int peer, const char* what) {
       onProgressError(e, deadline(), peer, what);
       throw;
     }
-    if (checkHeader() && ready()) return;
+    if (done()) return;
     if (moved) {
       idle = 0;
       phase = Phase::kSpin;

@@ -65,6 +65,8 @@ class Connection {
   virtual const void* recvData() const = 0;
   virtual void recvDone() = 0;
   virtual bool recvsDone() const = 0;
+  // Receives posted and not yet consumed.
+  virtual size_t recvsPending() const = 0;
 
   // Moves what it can without blocking; true if any byte moved. Throws braidRemoteError when the
   // peer closed or reset the connection.

@@ -26,7 +26,8 @@ constexpr char kAckMappedAndReadable = 2;
 constexpr size_t kBatchBelowBytes = 4096;
 
 size_t segmentBytes(size_t slotBytes, int nslots) {
-  return sizeof(ShmConnection::Fifo) + slotBytes * static_cast<size_t>(nslots);
+  return sizeof(ShmConnection::Fifo) +
+         ShmConnection::slotStride(slotBytes) * static_cast<size_t>(nslots);
 }
 
 }  // namespace
@@ -202,6 +203,76 @@ void ShmConnection::markDescriptor(uint64_t index, bool descriptor) {
   out_->descriptors.store(descriptorMask_, std::memory_order_relaxed);  // published with the tail
 }
 
+namespace {
+
+size_t alignUp(size_t n, size_t a) {
+  return (n + a - 1) / a * a;
+}
+
+// The stamp before a slot's data: its index + 1 once it holds packed messages (never 0).
+std::atomic_ref<uint64_t> stampOf(char* slot) {
+  return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(slot - ShmConnection::kSlotHeader));
+}
+
+// The bytes a packed slot uses, after the stamp.
+uint64_t* usedOf(char* slot) {
+  return reinterpret_cast<uint64_t*>(slot - ShmConnection::kSlotHeader + sizeof(uint64_t));
+}
+
+}  // namespace
+
+bool ShmConnection::packs(size_t bytes) const {
+  return bytes > 0 && bytes <= kPackMaxMessage && bytes <= packLimit();
+}
+
+void ShmConnection::pack(const void* data, size_t bytes) {
+  std::memcpy(slot(outSeg_.data(), sendTail_) + packFill_, data, bytes);
+  packFill_ = alignUp(packFill_ + bytes, kPackAlign);
+  packing_ = true;
+}
+
+void ShmConnection::closePacked() {
+  if (!packing_) return;
+  char* s = slot(outSeg_.data(), sendTail_);
+  *usedOf(s) = packFill_;
+  markDescriptor(sendTail_, false);
+  stampOf(s).store(sendTail_ + 1, std::memory_order_release);
+  ++sendTail_;
+  packFill_ = 0;
+  packing_ = false;
+}
+
+bool ShmConnection::packedArrived() const {
+  return packRead_ > 0 ||
+         stampOf(slot(inSeg_.data(), recvHead_)).load(std::memory_order_acquire) == recvHead_ + 1;
+}
+
+const char* ShmConnection::packedMessage() const {
+  return slot(inSeg_.data(), recvHead_) + packRead_;
+}
+
+bool ShmConnection::packedFits(size_t bytes) const {
+  uint64_t used = *usedOf(slot(inSeg_.data(), recvHead_));
+  return used <= alignUp(packLimit(), kPackAlign) && alignUp(packRead_ + bytes, kPackAlign) <= used;
+}
+
+const char* ShmConnection::consumePacked(size_t bytes) {
+  char* s = slot(inSeg_.data(), recvHead_);
+  const char* message = s + packRead_;
+  uint64_t used = *usedOf(s);
+  size_t next = alignUp(packRead_ + bytes, kPackAlign);
+  if (!packedFits(bytes)) {
+    fail(braidRemoteError, "rank ", peer(), " packed ", used,
+         " bytes into a slot where a message of ", bytes, " bytes was expected");
+  }
+  packRead_ = next;
+  if (next == used) {
+    packRead_ = 0;
+    ++recvHead_;
+  }
+  return message;
+}
+
 bool ShmConnection::probeRead(uint64_t address) const {
   if (peerPid_ == getpid()) return true;  // ranks as threads: one address space
   uint64_t word = 0;
@@ -285,8 +356,15 @@ void* ShmConnection::sendSlot() {
 
 void ShmConnection::postSlot(size_t bytes) {
   if (bytes == 0) return;
-  markDescriptor(sendTail_, false);
-  ++sendTail_;
+  if (packs(bytes)) {
+    // The receiver expects it packed: it is, already in place, once stamped.
+    packFill_ = alignUp(bytes, kPackAlign);
+    packing_ = true;
+    closePacked();
+  } else {
+    markDescriptor(sendTail_, false);
+    ++sendTail_;
+  }
   publish();
 }
 
@@ -314,20 +392,27 @@ bool ShmConnection::recvReady() const {
   if (recvs_.empty() || !ready()) return false;
   const PendingRecv& r = recvs_.front();
   if (r.data != nullptr || r.bytes == 0) return r.done == r.bytes;
+  if (packs(r.bytes)) return packedArrived();
   return inHasData() && !isDescriptor(recvHead_);
 }
 
 const void* ShmConnection::recvData() const {
   const PendingRecv& r = recvs_.front();
   if (r.data != nullptr) return r.data;
+  if (packs(r.bytes)) return packedMessage();
   return slot(inSeg_.data(), recvHead_);
 }
 
 void ShmConnection::recvDone() {
   const PendingRecv& r = recvs_.front();
   if (r.data == nullptr && r.bytes > 0) {
-    ++recvHead_;
-    release();
+    if (packs(r.bytes)) {
+      consumePacked(r.bytes);
+      if (packRead_ == 0) release();
+    } else {
+      ++recvHead_;
+      release();
+    }
   }
   recvs_.pop_front();
 }
@@ -345,15 +430,36 @@ bool ShmConnection::progress() {
   // alternates between them: copying out everything that has arrived before publishing its own
   // next message would leave the peer waiting for it meanwhile.
   size_t sendBudget = slotBytes_;
-  while (!sends_.empty() && outHasRoom() && sendBudget > 0) {
+  while (!sends_.empty() && sendBudget > 0) {
     PendingSend& s = sends_.front();
+    bool small = packs(s.bytes);
+    if (small && packing_ && packFill_ + s.bytes <= packLimit()) {
+      pack(s.data, s.bytes);
+      sendBudget -= std::min(sendBudget, s.bytes);
+      sends_.pop_front();
+      moved = true;
+      continue;
+    }
+    if (packing_) {
+      closePacked();
+      unpublished = true;
+    }
+    if (!outHasRoom()) break;
+    if (small) {
+      pack(s.data, s.bytes);
+      sendBudget -= std::min(sendBudget, s.bytes);
+      sends_.pop_front();
+      moved = true;
+      continue;
+    }
     if (s.direct && s.done == 0 && singleCopy) {
       Descriptor d{reinterpret_cast<uint64_t>(s.data), s.bytes};
       sends_.pop_front();
       // Direct sends queued behind it that continue its memory go in the same descriptor: the
       // receiver reads them with one system call, which beyond the caches is up to 2x faster
       // than one per chunk.
-      while (!sends_.empty() && sends_.front().direct && sends_.front().done == 0 &&
+      while (!sends_.empty() && sends_.front().direct && !packs(sends_.front().bytes) &&
+             sends_.front().done == 0 &&
              reinterpret_cast<uint64_t>(sends_.front().data) == d.address + d.bytes) {
         d.bytes += sends_.front().bytes;
         sends_.pop_front();
@@ -377,6 +483,10 @@ bool ShmConnection::progress() {
     moved = true;
     if (s.done == s.bytes) sends_.pop_front();
   }
+  if (packing_) {
+    closePacked();
+    unpublished = true;
+  }
   if (unpublished) publish();
   // A single-copy send is done once the peer has released its descriptor's slot.
   while (!awaitingRead_.empty() &&
@@ -394,11 +504,25 @@ bool ShmConnection::progress() {
     if (r.done == r.bytes && r.data != nullptr) continue;
     if (r.data == nullptr) {
       // Only postSendDirect goes single-copy, and only toward a receive into caller memory.
-      if (r.bytes > 0 && inHasData() && isDescriptor(recvHead_)) {
+      if (!packs(r.bytes) && r.bytes > 0 && inHasData() && isDescriptor(recvHead_)) {
         fail(braidInternalError, "rank ", peer(),
              " sent a single-copy message where a staged one was expected");
       }
       break;
+    }
+    if (packs(r.bytes)) {
+      // A small message is always packed: its slot's stamp shows it arrived, without a look at
+      // the tail's cache line.
+      if (!packedArrived()) break;
+      // Sizes that disagree are an error, but a message before this one (an operation's header)
+      // may say why better: it is looked at first.
+      if (it != recvs_.begin() && !packedFits(r.bytes)) break;
+      std::memcpy(r.data, consumePacked(r.bytes), r.bytes);
+      r.done = r.bytes;
+      recvBudget -= std::min(recvBudget, r.bytes);
+      unreleased = unreleased || packRead_ == 0;
+      moved = true;
+      continue;
     }
     while (r.done < r.bytes && recvBudget > 0 && inHasData()) {
       if (r.done == 0 && isDescriptor(recvHead_)) {

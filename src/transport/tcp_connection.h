@@ -36,6 +36,7 @@ class TcpConnection final : public Connection {
   const void* recvData() const override { return recvs_.front().data; }
   void recvDone() override;
   bool recvsDone() const override { return recvs_.empty(); }
+  size_t recvsPending() const override { return recvs_.size(); }
 
   bool progress() override;
   bool prepareToSleep(std::vector<pollfd>* fds) override;

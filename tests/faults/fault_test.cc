@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <initializer_list>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -384,14 +385,30 @@ TEST(Faults, KilledRankFailsSurvivorsWithRemoteErrorWithinFiveSeconds) {
   }
 }
 
-TEST(Faults, MismatchedCollectivesFailEveryRankNamingBothCalls) {
-  Launch launch("mismatch", 3, {0, 1, 2}, 20000);
+// Runs a mismatch scenario on ranks 0..ranks-1: every rank must fail naming both calls.
+void expectEveryRankNamesBothCalls(const std::string& scenario, int ranks) {
+  std::vector<int> all(static_cast<size_t>(ranks));
+  std::iota(all.begin(), all.end(), 0);
+  Launch launch(scenario, ranks, all, 20000);
   ASSERT_LAUNCHED(launch);
   WAIT_ALL_EXITED(launch, std::chrono::seconds(30));
   for (Worker& w : launch.workers()) {
     Result res = expectSurvivor(w, {braidInvalidUsage});
     EXPECT_NE(res.msg.find("braidBroadcast"), std::string::npos) << w.describe();
     EXPECT_NE(res.msg.find("braidAllReduce"), std::string::npos) << w.describe();
+  }
+}
+
+TEST(Faults, MismatchedCollectivesFailEveryRankNamingBothCalls) {
+  expectEveryRankNamesBothCalls("mismatch", 3);
+}
+
+// A broadcast root returns once its data is out, as an eager MPI send does: a mismatch is still
+// found, by the ranks that receive at once and by the root in its next call.
+TEST(Faults, MismatchWithAnEagerBroadcastRootFailsEveryRankByItsNextCall) {
+  for (int ranks : {2, 3}) {
+    SCOPED_TRACE(std::to_string(ranks) + " ranks");
+    expectEveryRankNamesBothCalls("eager", ranks);
   }
 }
 

@@ -11,6 +11,10 @@
 //               braidRemoteError.
 //   mismatch    rank 1 calls braidBroadcast, the others braidAllReduce (count 1000); every rank
 //               expects braidInvalidUsage naming both calls.
+//   eager       rank 0 calls braidBroadcast as its root (count 8), the others braidAllReduce. The
+//               root receives nothing, so its broadcast may return before it hears of the
+//               mismatch; then its next call (an allreduce) must fail. Every rank expects
+//               braidInvalidUsage naming both calls.
 //   silent      rank 2 joins and sleeps 6 s; the others' allreduce expects braidTimeout within
 //               4 s naming rank 2.
 //   rendezvous  started with fewer ranks than WORLD_SIZE: init expects to fail naming rank 2.
@@ -80,7 +84,7 @@ int envInt(const char* name) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: fault_worker kill|mismatch|silent|rendezvous|stopped\n");
+    std::fprintf(stderr, "usage: fault_worker kill|mismatch|eager|silent|rendezvous|stopped\n");
     return 2;
   }
   const std::string scenario = argv[1];
@@ -117,13 +121,21 @@ int main(int argc, char** argv) {
     rc = allReduceUntilFailure(comm, count, std::chrono::seconds(60), &ms,
                                rank == 2 ? startKillClock : std::function<void()>());
     ok = rank != 2 && rc == braidRemoteError;
-  } else if (scenario == "mismatch") {
-    std::vector<float> send(1000, 1.0f), recv(1000, 0.0f);
+  } else if (scenario == "mismatch" || scenario == "eager") {
+    // mismatch: rank 1 broadcasts from rank 0. eager: rank 0 broadcasts as the root, then (if
+    // that returned before it heard of the mismatch) calls allreduce as the others did.
+    bool eager = scenario == "eager";
+    size_t count = eager ? 8 : 1000;
+    std::vector<float> send(count, 1.0f), recv(count, 0.0f);
+    auto allReduce = [&] {
+      return braidAllReduce(send.data(), recv.data(), count, braidFloat, braidSum, comm, nullptr);
+    };
     Clock::time_point start = Clock::now();
-    if (rank == 1) {
-      rc = braidBroadcast(send.data(), recv.data(), 1000, braidFloat, 0, comm, nullptr);
+    if (rank == (eager ? 0 : 1)) {
+      rc = braidBroadcast(send.data(), recv.data(), count, braidFloat, 0, comm, nullptr);
+      if (eager && rc == braidSuccess) rc = allReduce();
     } else {
-      rc = braidAllReduce(send.data(), recv.data(), 1000, braidFloat, braidSum, comm, nullptr);
+      rc = allReduce();
     }
     ms = msSince(start);
     std::string msg = braidGetLastError(comm);

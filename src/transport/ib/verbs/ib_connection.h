@@ -68,6 +68,7 @@ class IbConnection final : public Connection {
   const void* recvData() const override;
   void recvDone() override;
   bool recvsDone() const override { return recvs_.empty(); }
+  size_t recvsPending() const override { return recvs_.size(); }
 
   bool progress() override;
   bool prepareToSleep(std::vector<pollfd>* fds) override;
