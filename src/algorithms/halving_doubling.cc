@@ -102,7 +102,16 @@ class HalvingDoubling {
     int peer = rankOf(member);
     Connection& c = comm_.connection(peer);
     if (recvCount > 0) c.postRecv(recv, recvCount * es_);
-    if (sendCount > 0) c.postSendDirect(send, sendCount * es_);
+    // Halves that stay in cache go through the staging slots: where the peer could read them in
+    // one copy (shm), that lost 1.2-1.5x from 16 KiB to 1 MiB (2 ranks), and won only beyond
+    // (1.12x at 4 MiB; docs/benchmarks.md).
+    constexpr size_t kDirectFrom = size_t{1} << 20;
+    size_t sendBytes = sendCount * es_;
+    if (sendBytes >= kDirectFrom) {
+      c.postSendDirect(send, sendBytes);
+    } else if (sendBytes > 0) {
+      c.postSend(send, sendBytes);
+    }
     // The sent half is overwritten by a later step, so the send must have left too.
     comm_.wait([&] { return (recvCount == 0 || c.recvReady()) && c.sendsDone(); }, peer,
                "waiting for data from");

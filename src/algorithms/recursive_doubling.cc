@@ -25,11 +25,14 @@ void recursiveDoublingAllReduce(Comm& comm, const CollArgs& a) {
   int divideBy = a.op == braidAvg ? n : 1;
   char* incoming = comm.scratch(bytes);
 
-  // Swaps out with peer and combines; divides when this is the last combination.
+  // Swaps out with peer and combines; divides when this is the last combination. The data goes
+  // through the staging slots even where the peer could read it from `out` in one copy (shm):
+  // combining right after both ranks read each other's memory ran several times slower, and the
+  // whole exchange lost 1.3-2.3x from 16 to 256 KiB (2 ranks, docs/benchmarks.md).
   auto exchange = [&](int peer, bool last) {
     Connection& c = comm.connection(peer);
     c.postRecv(incoming, bytes);
-    c.postSendDirect(out, bytes);
+    c.postSend(out, bytes);
     comm.wait([&] { return c.recvReady() && c.sendsDone(); }, peer, "waiting for data from");
     c.recvDone();
     reduce(out, out, incoming, a.count, a.type, a.op, last ? divideBy : 1);
@@ -39,7 +42,7 @@ void recursiveDoublingAllReduce(Comm& comm, const CollArgs& a) {
   if (r < 2 * q) {
     Connection& partner = comm.connection(sitsOut ? r + 1 : r - 1);
     if (sitsOut) {
-      partner.postSendDirect(out, bytes);
+      partner.postSend(out, bytes);  // combined on arrival, as in exchange()
       partner.postRecv(out, bytes);  // the final result, after the send has left
       comm.wait([&] { return partner.recvReady(); }, r + 1, "waiting for the result from");
       partner.recvDone();
