@@ -68,8 +68,9 @@ bool parseTuningOptions(int argc, char** argv, TuningOptions* o) {
   return o->ranks >= 1 && o->hosts >= 1 && o->hosts <= o->ranks;
 }
 
-// 2 ranks timing allreduce with one algorithm over one transport: us per call.
-double timeAllReduceUs(const char* transport, const char* algo, size_t bytes, int iters) {
+// 2 ranks timing allreduce or broadcast with one algorithm over one transport: us per call.
+double timeCallUs(const char* transport, const char* algo, braid::OpKind kind, size_t bytes,
+                  int iters) {
   braidUniqueId id;
   if (braidGetUniqueId(&id) != braidSuccess) braid::fail(braidSystemError, "braidGetUniqueId");
   size_t count = bytes / sizeof(float);
@@ -83,8 +84,13 @@ double timeAllReduceUs(const char* transport, const char* algo, size_t bytes, in
     if (braidCommInitRankConfig(&comm, 2, id, r, &config) != braidSuccess) return;
     std::vector<float> in(count, 1.0f), out(count);
     auto run = [&](int n) {
-      for (int i = 0; i < n; ++i)
-        braidAllReduce(in.data(), out.data(), count, braidFloat32, braidSum, comm, nullptr);
+      for (int i = 0; i < n; ++i) {
+        if (kind == braid::OpKind::kAllReduce) {
+          braidAllReduce(in.data(), out.data(), count, braidFloat32, braidSum, comm, nullptr);
+        } else {
+          braidBroadcast(in.data(), out.data(), count, braidFloat32, 0, comm, nullptr);
+        }
+      }
     };
     run(iters / 10 + 2);
     auto t0 = std::chrono::steady_clock::now();
@@ -117,32 +123,37 @@ double median5(F&& measure) {
   return v[2];
 }
 
-// Large messages, whose buffers stream from memory rather than cache: the bandwidth figures that
-// decide the large-message choices come from here.
+// The two sizes each rate is measured at: one whose buffers stream from memory, one whose
+// buffers stay in one core's cache.
 constexpr size_t kLarge = 32u << 20;
+constexpr size_t kCached = 128u << 10;
 
-// Bytes of one input combined per us: float sum of kLarge bytes.
-double measureReduce() {
-  size_t count = kLarge / sizeof(float);
+// Bytes of one input combined per us: float sum of `bytes`.
+double measureReduce(size_t bytes) {
+  size_t count = bytes / sizeof(float);
   std::vector<float> a(count, 1.0f), b(count, 2.0f), out(count);
-  int iters = 4;
+  int iters = static_cast<int>(std::max<size_t>(4, (256u << 20) / bytes));
   braid::reduce(out.data(), a.data(), b.data(), count, braidFloat32, braidSum, 1);
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < iters; ++i)
     braid::reduce(out.data(), a.data(), b.data(), count, braidFloat32, braidSum, 1);
   auto t1 = std::chrono::steady_clock::now();
-  return static_cast<double>(count * sizeof(float)) * iters /
+  return static_cast<double>(bytes) * iters /
          std::chrono::duration<double, std::micro>(t1 - t0).count();
 }
 
-// One recursive-doubling step between 2 ranks: at 8 B it is the per-message latency; at kLarge,
-// less that latency and the combining, it gives the bandwidth.
-braid::LinkCost measureLink(const char* transport, double reduceBytesPerUs) {
-  double small = median5([&] { return timeAllReduceUs(transport, "recdbl", 8, 4000); });
-  double large = median5([&] { return timeAllReduceUs(transport, "recdbl", kLarge, 4); });
-  double moving = large - small - static_cast<double>(kLarge) / reduceBytesPerUs;
-  double bandwidth = static_cast<double>(kLarge) / std::max(moving, large / 10);
-  return {small, bandwidth};
+// The latency is one recursive-doubling step between 2 ranks at 8 B; the bandwidths come from a
+// 2-rank broadcast (one transfer, less that latency per chunk) at kLarge and at kCached.
+braid::LinkConstants measureLink(const char* transport, size_t chunkBytes) {
+  double small =
+      median5([&] { return timeCallUs(transport, "recdbl", braid::OpKind::kAllReduce, 8, 4000); });
+  auto bandwidth = [&](size_t bytes, int iters) {
+    double us = median5(
+        [&] { return timeCallUs(transport, "tree", braid::OpKind::kBroadcast, bytes, iters); });
+    double chunks = std::ceil(static_cast<double>(bytes) / static_cast<double>(chunkBytes));
+    return static_cast<double>(bytes) / std::max(us - small * chunks, us / 10);
+  };
+  return {small, bandwidth(kLarge, 10), bandwidth(kCached, 400)};
 }
 
 }  // namespace
@@ -159,11 +170,7 @@ int printTuning(int argc, char** argv) {
   braid::CostInputs in{};
   in.nranks = o.ranks;
   in.hosts = o.hosts;
-  in.inside = braid::linkCost(k, o.inside);
-  in.across = o.hosts > 1 ? braid::linkCost(k, o.across) : in.inside;
-  in.flat = in.across;
   in.chunkBytes = braid::CommSettings::fromEnvironment(nullptr).chunkBytes;
-  in.reduceBytesPerUs = k.reduceBytesPerUs;
   if (!o.tsv) {
     printf("cost model constants (%s):\n%s\n", k.source.c_str(),
            braid::formatCostConstants(k).c_str());
@@ -184,6 +191,10 @@ int printTuning(int argc, char** argv) {
     }
     for (size_t bytes = 8; bytes <= (256u << 20); bytes *= 4) {
       in.bytes = bytes;
+      in.inside = braid::linkCost(k, o.inside, bytes);
+      in.across = o.hosts > 1 ? braid::linkCost(k, o.across, bytes) : in.inside;
+      in.flat = in.across;
+      in.reduceBytesPerUs = braid::reduceRate(k, bytes);
       const braid::Algorithm* best = nullptr;
       double bestUs = 0;
       if (!o.tsv) printf("%-10s", sizeText(bytes).c_str());
@@ -207,12 +218,17 @@ int printTuning(int argc, char** argv) {
 int calibrate(const char* file) {
   try {
     braid::CostConstants c = braid::loadCostConstants("", "");
-    printf("measuring the reduction rate...\n");
-    c.reduceBytesPerUs = median5(measureReduce);
-    printf("measuring shm (2 ranks, recursive doubling at 8 B and 32 MiB)...\n");
-    c.shm = measureLink("shm", c.reduceBytesPerUs);
+    long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    if (l2 > 0) c.cacheBytes = static_cast<double>(l2);
+    size_t chunk = braid::CommSettings::fromEnvironment(nullptr).chunkBytes;
+    printf("measuring the reduction rate (32 MiB and 128 KiB)...\n");
+    c.reduceBytesPerUs = median5([] { return measureReduce(kLarge); });
+    c.reduceCacheBytesPerUs = median5([] { return measureReduce(kCached); });
+    printf(
+        "measuring shm (2 ranks: recursive doubling at 8 B, broadcast at 32 MiB and 128 KiB)...\n");
+    c.shm = measureLink("shm", chunk);
     printf("measuring tcp over loopback...\n");
-    c.tcp = measureLink("tcp", c.reduceBytesPerUs);
+    c.tcp = measureLink("tcp", chunk);
     std::ofstream out(file);
     char host[256] = "?";
     gethostname(host, sizeof(host) - 1);

@@ -24,10 +24,12 @@ namespace {
 // choices as a link with lower latency than tcp's.
 CostConstants builtIn() {
   CostConstants c;
-  c.shm = {0.55, 2200};
-  c.tcp = {8.1, 1850};
-  c.ib = {4.0, 3000};
-  c.reduceBytesPerUs = 11000;
+  c.shm = {0.383, 7600, 23700};
+  c.tcp = {2.97, 3820, 8340};
+  c.ib = {4.0, 3000, 3000};
+  c.reduceBytesPerUs = 7460;
+  c.reduceCacheBytesPerUs = 42900;
+  c.cacheBytes = 2 << 20;
   c.source = "built-in";
   return c;
 }
@@ -36,23 +38,27 @@ double* field(CostConstants& c, const std::string& key) {
   struct Key {
     const char* name;
     double CostConstants::*scalar;
-    LinkCost CostConstants::*link;
-    bool latency;
+    LinkConstants CostConstants::*link;
+    double LinkConstants::*value;
   };
   static const Key kKeys[] = {
-      {"shm.latency_us", nullptr, &CostConstants::shm, true},
-      {"shm.gbps", nullptr, &CostConstants::shm, false},
-      {"tcp.latency_us", nullptr, &CostConstants::tcp, true},
-      {"tcp.gbps", nullptr, &CostConstants::tcp, false},
-      {"ib.latency_us", nullptr, &CostConstants::ib, true},
-      {"ib.gbps", nullptr, &CostConstants::ib, false},
-      {"reduce.gbps", &CostConstants::reduceBytesPerUs, nullptr, false},
+      {"shm.latency_us", nullptr, &CostConstants::shm, &LinkConstants::latencyUs},
+      {"shm.gbps", nullptr, &CostConstants::shm, &LinkConstants::bytesPerUs},
+      {"shm.cache_gbps", nullptr, &CostConstants::shm, &LinkConstants::cacheBytesPerUs},
+      {"tcp.latency_us", nullptr, &CostConstants::tcp, &LinkConstants::latencyUs},
+      {"tcp.gbps", nullptr, &CostConstants::tcp, &LinkConstants::bytesPerUs},
+      {"tcp.cache_gbps", nullptr, &CostConstants::tcp, &LinkConstants::cacheBytesPerUs},
+      {"ib.latency_us", nullptr, &CostConstants::ib, &LinkConstants::latencyUs},
+      {"ib.gbps", nullptr, &CostConstants::ib, &LinkConstants::bytesPerUs},
+      {"ib.cache_gbps", nullptr, &CostConstants::ib, &LinkConstants::cacheBytesPerUs},
+      {"reduce.gbps", &CostConstants::reduceBytesPerUs, nullptr, nullptr},
+      {"reduce.cache_gbps", &CostConstants::reduceCacheBytesPerUs, nullptr, nullptr},
+      {"cache_kib", &CostConstants::cacheBytes, nullptr, nullptr},
   };
   for (const Key& k : kKeys) {
     if (key != k.name) continue;
     if (k.scalar != nullptr) return &(c.*k.scalar);
-    LinkCost& l = c.*k.link;
-    return k.latency ? &l.latencyUs : &l.bytesPerUs;
+    return &(c.*k.link.*k.value);
   }
   return nullptr;
 }
@@ -70,7 +76,8 @@ void apply(CostConstants& c, const std::string& text, const std::string& where) 
   double* f = eq == std::string::npos ? nullptr : field(c, key);
   if (f == nullptr) {
     fail(braidInvalidArgument, where, ": '", text,
-         "' is not key=value with a key of shm|tcp|ib.latency_us, shm|tcp|ib.gbps, reduce.gbps");
+         "' is not key=value with a key of shm|tcp|ib.latency_us, shm|tcp|ib.gbps, "
+         "shm|tcp|ib.cache_gbps, reduce.gbps, reduce.cache_gbps, cache_kib");
   }
   std::string value = trimmed(text.substr(eq + 1));
   char* end = nullptr;
@@ -78,7 +85,7 @@ void apply(CostConstants& c, const std::string& text, const std::string& where) 
   if (value.empty() || *end != '\0' || !(v > 0) || !std::isfinite(v)) {
     fail(braidInvalidArgument, where, ": '", text, "' needs a positive number");
   }
-  *f = key.find("gbps") != std::string::npos ? v * 1000 : v;
+  *f = key.find("gbps") != std::string::npos ? v * 1000 : key == "cache_kib" ? v * 1024 : v;
 }
 
 int ceilLog2(int n) {
@@ -152,19 +159,41 @@ const CostConstants& costConstants() {
 }
 
 std::string formatCostConstants(const CostConstants& c) {
-  char text[512];
-  snprintf(text, sizeof(text),
-           "shm.latency_us=%.3g\nshm.gbps=%.3g\ntcp.latency_us=%.3g\ntcp.gbps=%.3g\n"
-           "ib.latency_us=%.3g\nib.gbps=%.3g\nreduce.gbps=%.3g\n",
-           c.shm.latencyUs, c.shm.bytesPerUs / 1000, c.tcp.latencyUs, c.tcp.bytesPerUs / 1000,
-           c.ib.latencyUs, c.ib.bytesPerUs / 1000, c.reduceBytesPerUs / 1000);
-  return text;
+  std::string text;
+  char line[128];
+  auto link = [&](const char* name, const LinkConstants& l) {
+    snprintf(line, sizeof(line), "%s.latency_us=%.3g\n%s.gbps=%.3g\n%s.cache_gbps=%.3g\n", name,
+             l.latencyUs, name, l.bytesPerUs / 1000, name, l.cacheBytesPerUs / 1000);
+    text += line;
+  };
+  link("shm", c.shm);
+  link("tcp", c.tcp);
+  link("ib", c.ib);
+  snprintf(line, sizeof(line), "reduce.gbps=%.3g\nreduce.cache_gbps=%.3g\ncache_kib=%.0f\n",
+           c.reduceBytesPerUs / 1000, c.reduceCacheBytesPerUs / 1000, c.cacheBytes / 1024);
+  return text + line;
 }
 
-const LinkCost& linkCost(const CostConstants& c, const std::string& transport) {
-  if (transport == "shm") return c.shm;
-  if (transport == "ib") return c.ib;
-  return c.tcp;
+double cacheShare(const CostConstants& c, size_t bytes) {
+  double working = 2 * static_cast<double>(std::max<size_t>(bytes, 1));  // input and output
+  return std::clamp(std::log2(2 * c.cacheBytes / working) / 2, 0.0, 1.0);
+}
+
+namespace {
+
+double blend(double share, double cacheRate, double memoryRate) {
+  return 1 / (share / cacheRate + (1 - share) / memoryRate);
+}
+
+}  // namespace
+
+LinkCost linkCost(const CostConstants& c, const std::string& transport, size_t bytes) {
+  const LinkConstants& l = transport == "shm" ? c.shm : transport == "ib" ? c.ib : c.tcp;
+  return {l.latencyUs, blend(cacheShare(c, bytes), l.cacheBytesPerUs, l.bytesPerUs)};
+}
+
+double reduceRate(const CostConstants& c, size_t bytes) {
+  return blend(cacheShare(c, bytes), c.reduceCacheBytesPerUs, c.reduceBytesPerUs);
 }
 
 double ringCost(const CostInputs& in) {
@@ -238,7 +267,13 @@ double bruckCost(const CostInputs& in) {
 double binomialCost(const CostInputs& in) {
   double m = static_cast<double>(in.bytes);
   double hop = pipelined(in.flat, m, in.chunkBytes);
-  if (in.kind == OpKind::kReduce) hop += m / in.reduceBytesPerUs;
+  if (in.kind == OpKind::kReduce) {
+    // The parent combines chunk i while the child sends chunk i + 1: the slower of the two sets
+    // the pace, and the other adds one chunk's worth.
+    double chunk = std::min(m, static_cast<double>(in.chunkBytes));
+    double combine = m / in.reduceBytesPerUs;
+    hop = std::max(hop, combine) + chunk / std::max(in.reduceBytesPerUs, in.flat.bytesPerUs);
+  }
   return ceilLog2(in.nranks) * hop;  // the root serves each of its children in turn
 }
 
@@ -248,7 +283,8 @@ double chainCost(const CostInputs& in) {
   double m = static_cast<double>(in.bytes);
   double chunks = std::max(1.0, std::ceil(m / static_cast<double>(in.chunkBytes)));
   double stage = step(in.flat, m / chunks);
-  if (in.kind == OpKind::kReduce) stage += m / chunks / in.reduceBytesPerUs;
+  // Each rank combines a chunk while its predecessor sends the next: the slower sets the pace.
+  if (in.kind == OpKind::kReduce) stage = std::max(stage, m / chunks / in.reduceBytesPerUs);
   return (n - 2 + chunks) * stage;
 }
 

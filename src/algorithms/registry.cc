@@ -123,11 +123,11 @@ CostInputs costInputs(const Comm& comm, const CollArgs& args) {
   in.nranks = comm.nranks();
   in.bytes = messageBytes(comm, args);
   in.hosts = links.hosts;
-  in.inside = linkCost(k, links.inside);
-  in.across = linkCost(k, links.across);
+  in.inside = linkCost(k, links.inside, in.bytes);
+  in.across = linkCost(k, links.across, in.bytes);
   in.flat = links.hosts > 1 ? in.across : in.inside;
   in.chunkBytes = comm.settings().chunkBytes;
-  in.reduceBytesPerUs = k.reduceBytesPerUs;
+  in.reduceBytesPerUs = reduceRate(k, in.bytes);
   return in;
 }
 

@@ -83,6 +83,29 @@ TEST(CostModel, FileThenOverridesOnTopOfBuiltIns) {
   std::remove(path.c_str());
 }
 
+// A call whose buffers fit in cache gets the cache rates, one that streams from memory the memory
+// rates, and one between a harmonic blend of both.
+TEST(CostModel, RatesFollowWhereTheBuffersLive) {
+  CostConstants c = loadCostConstants(
+      "", "cache_kib=1024,shm.gbps=5,shm.cache_gbps=20,reduce.gbps=4,reduce.cache_gbps=40");
+  const double cache = 1 << 20;
+  EXPECT_DOUBLE_EQ(c.cacheBytes, cache);
+  EXPECT_DOUBLE_EQ(cacheShare(c, 8), 1);
+  EXPECT_DOUBLE_EQ(cacheShare(c, 256 << 10), 1);  // input and output fill half the cache
+  EXPECT_DOUBLE_EQ(cacheShare(c, 512 << 10), 0.5);
+  EXPECT_DOUBLE_EQ(cacheShare(c, 1 << 20), 0);  // twice the cache
+  EXPECT_DOUBLE_EQ(cacheShare(c, 64 << 20), 0);
+  EXPECT_DOUBLE_EQ(linkCost(c, "shm", 4096).bytesPerUs, 20000);
+  EXPECT_DOUBLE_EQ(linkCost(c, "shm", 64 << 20).bytesPerUs, 5000);
+  EXPECT_DOUBLE_EQ(linkCost(c, "shm", 512 << 10).bytesPerUs, 1 / (0.5 / 20000 + 0.5 / 5000));
+  EXPECT_DOUBLE_EQ(linkCost(c, "shm", 8).latencyUs, c.shm.latencyUs);
+  EXPECT_DOUBLE_EQ(reduceRate(c, 4096), 40000);
+  EXPECT_DOUBLE_EQ(reduceRate(c, 64 << 20), 4000);
+  // Smaller calls never predict slower rates than larger ones.
+  for (size_t b = 8; b < (256u << 20); b *= 2)
+    EXPECT_GE(linkCost(c, "shm", b).bytesPerUs, linkCost(c, "shm", 2 * b).bytesPerUs) << b;
+}
+
 TEST(CostModel, MistakesAreNamed) {
   EXPECT_NE(errorOf("", "shm.latency=1").find("'shm.latency=1' is not key=value"),
             std::string::npos);
