@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "bootstrap/root.h"
 #include "core/error.h"
@@ -88,10 +89,11 @@ void Bootstrap::openRing() {
              listenAddr_.str().c_str(), ifname_.c_str());
 }
 
-bool Bootstrap::listenerOrControlReady(const Deadline& d) {
+bool Bootstrap::listenerOrControlReady(const Deadline& d, int maxMs) {
   std::vector<pollfd> fds{pollfd{listener_.get(), POLLIN, 0}};
   addControlFds(&fds);
-  if (poll(fds.data(), static_cast<nfds_t>(fds.size()), d.pollTimeoutMs()) <= 0) return false;
+  int ms = std::min(d.pollTimeoutMs(), maxMs);
+  if (poll(fds.data(), static_cast<nfds_t>(fds.size()), ms) <= 0) return false;
   for (size_t i = 1; i < fds.size(); ++i) {
     if (fds[i].revents != 0) handleControl();  // throws a neighbour's abort notice or departure
   }
@@ -99,7 +101,7 @@ bool Bootstrap::listenerOrControlReady(const Deadline& d) {
 }
 
 Fd Bootstrap::acceptMatching(MsgType type, int peer, int stream, ConnectHello* hello,
-                             const Deadline& d) {
+                             const Deadline& d, const std::function<void()>& whileWaiting) {
   auto key = std::make_tuple(static_cast<int>(type), peer, stream);
   std::string what = "waiting for " + rankName(peer) + " to connect";
   for (;;) {
@@ -111,7 +113,9 @@ Fd Bootstrap::acceptMatching(MsgType type, int peer, int stream, ConnectHello* h
       return fd;
     }
     d.check(what);
-    if (type == MsgType::kDataHello && !listenerOrControlReady(d)) continue;
+    if (whileWaiting) whileWaiting();
+    int maxMs = whileWaiting ? 1 : std::numeric_limits<int>::max();
+    if (type == MsgType::kDataHello && !listenerOrControlReady(d, maxMs)) continue;
     Fd fd = acceptOne(listener_.get(), d);
     if (!fd.valid()) continue;
     std::vector<char> payload;
@@ -155,13 +159,14 @@ std::vector<Fd> Bootstrap::connectData(int peer, int nstreams, const Deadline& d
   return fds;
 }
 
-std::vector<Fd> Bootstrap::acceptData(int peer, const Deadline& d) {
+std::vector<Fd> Bootstrap::acceptData(int peer, const Deadline& d,
+                                      const std::function<void()>& whileWaiting) {
   ConnectHello hello{};
   std::vector<Fd> fds;
-  fds.push_back(acceptMatching(MsgType::kDataHello, peer, 0, &hello, d));
+  fds.push_back(acceptMatching(MsgType::kDataHello, peer, 0, &hello, d, whileWaiting));
   int nstreams = hello.nstreams;
   for (int s = 1; s < nstreams; ++s) {
-    fds.push_back(acceptMatching(MsgType::kDataHello, peer, s, &hello, d));
+    fds.push_back(acceptMatching(MsgType::kDataHello, peer, s, &hello, d, whileWaiting));
   }
   return fds;
 }

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <tuple>
@@ -48,8 +49,11 @@ class Bootstrap {
   void barrier();
 
   // Data connections: the lower rank connects nstreams sockets; the higher one accepts them.
+  // While it waits, the acceptor calls whileWaiting about once a millisecond: the peer may only
+  // come to connect once this rank's other connections have delivered what it queued on them.
   std::vector<Fd> connectData(int peer, int nstreams, const Deadline& deadline);
-  std::vector<Fd> acceptData(int peer, const Deadline& deadline);
+  std::vector<Fd> acceptData(int peer, const Deadline& deadline,
+                             const std::function<void()>& whileWaiting);
 
   // While a collective waits: the control sockets to poll, and what to do when they are ready.
   // handleControl throws the abort a peer reported, or braidRemoteError for a neighbour that
@@ -77,11 +81,11 @@ class Bootstrap {
   Deadline deadline() const { return Deadline::after(timeoutMs_, abort_); }
   void openRing();
   Fd acceptMatching(MsgType type, int peer, int stream, ConnectHello* hello,
-                    const Deadline& deadline);
-  // Waits (one poll slice) for a connection on the listener while watching the control ring, so
-  // a rank waiting for a peer that died before connecting fails with the neighbours' notice
-  // instead of at its timeout. True when the listener has a connection to accept.
-  bool listenerOrControlReady(const Deadline& deadline);
+                    const Deadline& deadline, const std::function<void()>& whileWaiting = {});
+  // Waits (one poll slice, at most maxMs) for a connection on the listener while watching the
+  // control ring, so a rank waiting for a peer that died before connecting fails with the
+  // neighbours' notice instead of at its timeout. True when the listener has a connection.
+  bool listenerOrControlReady(const Deadline& deadline, int maxMs);
   // Reads one control frame from n; handles abort and goodbye, returns other frames' type.
   MsgType readControl(Neighbour& n, Neighbour& other, std::vector<char>* payload);
   [[noreturn]] void raiseAbort(const std::vector<char>& payload, Neighbour& other);

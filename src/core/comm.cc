@@ -271,18 +271,21 @@ DeviceProxy* Comm::deviceProxyIfMade() {
 Connection& Comm::connection(int peer) {
   auto& slot = connections_[static_cast<size_t>(peer)];
   if (slot) return *slot;
-  // Setting up blocks until the peer takes part; what is queued for others (a batched header)
-  // goes out first, or a peer waiting for it would never come to this set-up. A connection that
-  // fails meanwhile is reported as any wait reports it: another rank's notice of the first cause
-  // wins over the echo (a peer that failed and exited leaves a half-made connection behind).
-  progressNow(peer, "connecting to");
+  // Setting up blocks until the peer takes part; what is queued for others (a batched header, a
+  // barrier's signal) keeps moving meanwhile, or a peer waiting for it would never come to this
+  // set-up: the other connections may still be in their own handshakes, so one pass is not
+  // enough. A connection that fails meanwhile is reported as any wait reports it: another rank's
+  // notice of the first cause wins over the echo (a peer that failed and exited leaves a
+  // half-made connection behind).
+  auto keepOthersMoving = [this, peer] { progressNow(peer, "connecting to"); };
+  keepOthersMoving();
   Deadline d = deadline();
   auto [transport, reason] = chooseTransport(peer);
   bool shm = std::strcmp(transport, "shm") == 0;
   bool ib = std::strcmp(transport, "ib") == 0;
   int streams = shm || ib ? 1 : settings_.nstreams;
-  std::vector<Fd> fds =
-      rank() < peer ? bootstrap_->connectData(peer, streams, d) : bootstrap_->acceptData(peer, d);
+  std::vector<Fd> fds = rank() < peer ? bootstrap_->connectData(peer, streams, d)
+                                      : bootstrap_->acceptData(peer, d, keepOthersMoving);
   size_t slotBytes = settings_.chunkBytes;
   if (shm) {
     slot =
