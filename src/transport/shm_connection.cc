@@ -433,18 +433,11 @@ bool ShmConnection::progress() {
   while (!sends_.empty() && sendBudget > 0) {
     PendingSend& s = sends_.front();
     bool small = packs(s.bytes);
-    if (small && packing_ && packFill_ + s.bytes <= packLimit()) {
-      pack(s.data, s.bytes);
-      sendBudget -= std::min(sendBudget, s.bytes);
-      sends_.pop_front();
-      moved = true;
-      continue;
-    }
-    if (packing_) {
-      closePacked();
+    if (packing_ && !(small && packFill_ + s.bytes <= packLimit())) {
+      closePacked();  // full, or a large message follows
       unpublished = true;
     }
-    if (!outHasRoom()) break;
+    if (!packing_ && !outHasRoom()) break;
     if (small) {
       pack(s.data, s.bytes);
       sendBudget -= std::min(sendBudget, s.bytes);
