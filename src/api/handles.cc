@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -11,6 +12,8 @@ namespace braid {
 
 namespace {
 
+// A communicator's entry. Entries are never freed (a few bytes per communicator ever made), so
+// a thread holding a pointer to one may always read it.
 struct Entry {
   std::atomic<int> activeCalls{0};
   std::atomic<bool> retiring{false};
@@ -18,8 +21,17 @@ struct Entry {
 
 struct Registry {
   std::mutex mu;
-  std::unordered_map<const Comm*, Entry> live;
+  std::deque<Entry> entries;  // every one ever made (a deque never moves its elements)
+  std::unordered_map<const Comm*, Entry*> live;
 };
+
+// The communicator this thread called last and its entry: a loop of calls on one communicator
+// takes no lock.
+struct LastUsed {
+  const Comm* comm = nullptr;
+  Entry* entry = nullptr;
+};
+thread_local LastUsed tlsLastUsed;
 
 Registry& registry() {
   static Registry* r = new Registry();  // never destroyed: handles may be used during exit
@@ -31,8 +43,9 @@ thread_local std::string tlsLastError;
 }  // namespace
 
 void registerComm(Comm* comm) {
-  std::lock_guard<std::mutex> lock(registry().mu);
-  registry().live.try_emplace(comm);
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  r.live.try_emplace(comm, &r.entries.emplace_back());
 }
 
 void retireComm(Comm* comm) {
@@ -40,11 +53,11 @@ void retireComm(Comm* comm) {
   {
     std::unique_lock<std::mutex> lock(r.mu);
     auto it = r.live.find(comm);
-    if (it == r.live.end() || it->second.retiring) {
+    if (it == r.live.end() || it->second->retiring) {
       fail(braidInvalidArgument, "invalid or already destroyed communicator");
     }
-    Entry& e = it->second;  // its node stays put while other entries come and go
-    e.retiring = true;
+    Entry& e = *it->second;
+    e.retiring = true;  // before reading the count: see CommRef's fast path
     // Calls inside leave by decrementing the count alone, without the lock: look each millisecond.
     while (e.activeCalls.load() != 0) {
       lock.unlock();
@@ -58,14 +71,28 @@ void retireComm(Comm* comm) {
 
 CommRef::CommRef(braidComm_t handle) : comm_(reinterpret_cast<Comm*>(handle)) {
   if (comm_ == nullptr) fail(braidInvalidArgument, "comm is NULL");
+  LastUsed& last = tlsLastUsed;
+  if (last.comm == comm_) {
+    // Counted in, then checked: retireComm sets retiring, then reads the count, so (both
+    // sequentially consistent) it either waits for this call or this call sees retiring. Seen
+    // retiring, the handle may be dead, or a new communicator at a freed one's address: ask the
+    // registry.
+    last.entry->activeCalls.fetch_add(1);
+    if (!last.entry->retiring.load()) {
+      activeCalls_ = &last.entry->activeCalls;
+      return;
+    }
+    last.entry->activeCalls.fetch_sub(1);
+  }
   std::lock_guard<std::mutex> lock(registry().mu);
   auto it = registry().live.find(comm_);
-  if (it == registry().live.end() || it->second.retiring) {
+  if (it == registry().live.end() || it->second->retiring) {
     comm_ = nullptr;
     fail(braidInvalidArgument, "invalid or destroyed communicator");
   }
-  ++it->second.activeCalls;
-  activeCalls_ = &it->second.activeCalls;
+  ++it->second->activeCalls;
+  activeCalls_ = &it->second->activeCalls;
+  last = {comm_, it->second};
 }
 
 // The decrement is the last touch of the entry: retireComm may free it as soon as it sees zero.

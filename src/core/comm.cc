@@ -314,18 +314,20 @@ void Comm::ensureUsable() {
 
 void Comm::beginCollective(OpHeader header, size_t bytes) {
   ensureUsable();
-  settleHeader();
+  settleHeaders(kHeaderWindow - 1);
   header.seq = collSeq_++;
   currentHeader_ = header;
-  headerFrom_ = -1;
   beginOperation(bytes);
   if (nranks() == 1) return;
   Connection& next = connection(this->next());
   Connection& prev = connection(this->prev());
   sentHeader_ = header;
   next.postSendBatched(&sentHeader_, sizeof(OpHeader));
-  expectedHeader_ = header;
-  prev.postRecv(&receivedHeader_, sizeof(OpHeader));  // the first receive of this operation
+  // After the headers still unchecked, the first receive of this operation from prev.
+  PendingHeader& h = headers_[(oldestHeader_ + pendingHeaders_) % kHeaderWindow];
+  h.expected = header;
+  prev.postRecv(&h.received, sizeof(OpHeader));
+  ++pendingHeaders_;
   headerFrom_ = this->prev();
 }
 
@@ -343,25 +345,29 @@ void Comm::beginOperation(size_t bytes) {
 
 void Comm::beginPointToPoint(size_t largestBytes) {
   ensureUsable();
-  settleHeader();
+  settleHeaders(0);  // point-to-point batches check their own headers
   beginOperation(largestBytes);
-  headerFrom_ = -1;  // point-to-point batches check their own headers
   currentHeader_ = OpHeader{};
   currentHeader_.kind = OpKind::kSend;
 }
 
-void Comm::settleHeader() {
-  if (headerFrom_ >= 0) wait([] { return true; }, headerFrom_, "waiting for the header from");
+void Comm::settleHeaders(size_t keep) {
+  if (pendingHeaders_ <= keep) return;
+  wait([this, keep] { return pendingHeaders_ <= keep; }, headerFrom_, "waiting for the header from",
+       HeaderCheck::kMayDefer);
 }
 
-bool Comm::checkHeader() {
-  if (headerFrom_ < 0) return true;
-  Connection& conn = *connections_[static_cast<size_t>(headerFrom_)];
-  if (!conn.recvReady()) return false;
-  conn.recvDone();
-  int from = headerFrom_;
+bool Comm::checkHeaders() {
+  while (pendingHeaders_ > 0) {
+    Connection& conn = *connections_[static_cast<size_t>(headerFrom_)];
+    if (!conn.recvReady()) return false;
+    conn.recvDone();
+    const PendingHeader& h = headers_[oldestHeader_];
+    oldestHeader_ = (oldestHeader_ + 1) % kHeaderWindow;
+    --pendingHeaders_;
+    checkMatch(headerFrom_, h.expected, h.received);
+  }
   headerFrom_ = -1;
-  checkMatch(from, expectedHeader_, receivedHeader_);
   return true;
 }
 
@@ -392,9 +398,9 @@ void Comm::onTimeout(const Deadline& d, int peer, const char* what) {
   // This rank may only be waiting on one that waits on the culprit: give a rank that knows more
   // a moment to say so.
   bootstrap_->awaitAbortNotice(static_cast<int>(std::min<int64_t>(1000, d.limitMs() / 4 + 1)));
-  if (headerFrom_ >= 0) {
-    fail(braidTimeout, "rank ", headerFrom_,
-         " has not started this operation (no word from it for ", d.limitMs(),
+  if (pendingHeaders_ > 0) {
+    fail(braidTimeout, "rank ", headerFrom_, " has not started ",
+         headers_[oldestHeader_].expected.describe(), " (no word from it for ", d.limitMs(),
          " ms, BRAID_TIMEOUT_MS)");
   }
   d.check(std::string(what) + " rank " + std::to_string(peer) + " (no byte moved)");
@@ -437,10 +443,10 @@ void Comm::sleepInPoll(const Deadline& d) {
 void Comm::waitAllDone() {
   for (Connection* c : open_) {
     // Receives straight into caller memory need no consuming: release each once it has landed.
-    // The header, posted first, is consumed only by checkHeader().
+    // The headers, posted first, are consumed only by checkHeaders().
     auto done = [this, c] {
-      if (c->peer() == headerFrom_ && !checkHeader()) {
-        return c->sendsDone() && c->recvsPending() == 1;  // nothing but the header is left
+      if (c->peer() == headerFrom_ && !checkHeaders()) {
+        return c->sendsDone() && c->recvsPending() == pendingHeaders_;  // nothing but headers
       }
       while (c->recvReady())
         c->recvDone();

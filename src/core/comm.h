@@ -125,8 +125,9 @@ class Comm {
   // The transport this rank uses for `peer` ("shm", "tcp"; "self" for itself), opened or not.
   const char* transportTo(int peer) const;
   // The algorithm the last collective ran (a static name; "" before the first).
-  const char* lastAlgorithm() const { return lastAlgorithm_.load(); }
-  void setLastAlgorithm(const char* name) { lastAlgorithm_.store(name); }
+  // Relaxed: only a name for reports, it orders nothing.
+  const char* lastAlgorithm() const { return lastAlgorithm_.load(std::memory_order_relaxed); }
+  void setLastAlgorithm(const char* name) { lastAlgorithm_.store(name, std::memory_order_relaxed); }
 
   // Starts an operation of `bytes` (its size as the benchmarks report it: the gathered or
   // scattered buffer for allgather, reduce-scatter and alltoall): fails fast if the communicator
@@ -153,10 +154,12 @@ class Comm {
   // own data lets the transfers it queued start first, so its peers work while it copies.
   void progressNow(int peer, const char* what);
   // Waits until every open connection has sent and received all it was given, releasing the
-  // receives that landed in caller memory. The one exception is the header from the previous
-  // rank, when nothing else of the operation is left: a rank that sends but receives nothing (a
-  // broadcast root, a reduce's leaf) returns once its data is out, as MPI's eager sends do, and
-  // checks that header when its next operation begins (settleHeader).
+  // receives that landed in caller memory. The one exception is the headers from the previous
+  // rank, when nothing else is left to receive from it: a rank that sends but receives nothing
+  // (a broadcast root, a reduce's leaf) returns once its data is out, as MPI's eager sends do. It
+  // checks those headers as they arrive, during its next operations, and waits for the oldest
+  // once kHeaderWindow are unchecked; any operation that receives from the previous rank, and
+  // every point-to-point batch, checks them all first.
   void waitAllDone();
 
   // Records a failure of an operation in progress: the communicator is unusable from now on, the
@@ -210,8 +213,8 @@ class Comm {
   void probeIbPort();
   bool progressAll();
   void sleepInPoll(const Deadline& d);
-  // Consumes and checks the previous rank's header once it has arrived; false until then.
-  bool checkHeader();
+  // Consumes and checks the previous rank's headers that have arrived; true once none is left.
+  bool checkHeaders();
   // A connection failed while waiting: report an abort or a peer's notice rather than the echo.
   void onProgressError(const Error& e, const Deadline& d, int peer, const char* what);
   // The wait ran out (or was aborted): name the rank at fault as well as this rank knows it.
@@ -237,14 +240,23 @@ class Comm {
   IbProbe ib_;
   std::vector<std::unique_ptr<Connection>> connections_;  // by peer rank
   std::vector<Connection*> open_;                         // the non-null ones
-  // Waits for and checks the header an earlier operation left unchecked (see waitAllDone).
-  void settleHeader();
-  // The collective's header exchange: sent to the next rank, expected from headerFrom_ (-1: none
-  // pending). The transfers point into these members until the collective ends, or for the
-  // header received, until the next operation begins.
+  // Waits until at most `keep` headers of earlier operations are left unchecked (see
+  // waitAllDone), checking each as it arrives.
+  void settleHeaders(size_t keep);
+  // The collective's header exchange: sent to the next rank (the send points into sentHeader_
+  // until the collective ends), expected from headerFrom_ (-1: none pending). Headers received
+  // land in a ring of kHeaderWindow entries, the oldest unchecked at headers_[oldestHeader_]: a
+  // rank that receives nothing else from the previous rank may run that many operations ahead
+  // of its checks, as an eager sender runs ahead of its receiver.
+  static constexpr size_t kHeaderWindow = 4;
+  struct PendingHeader {
+    OpHeader expected;
+    OpHeader received;
+  };
   OpHeader sentHeader_;
-  OpHeader expectedHeader_;
-  OpHeader receivedHeader_;
+  std::array<PendingHeader, kHeaderWindow> headers_;
+  size_t oldestHeader_ = 0;
+  size_t pendingHeaders_ = 0;
   int headerFrom_ = -1;
   // How long wait() polls without giving the core away before it starts yielding: kSpin, or 0
   // where this host has more ranks than CPUs (a spinning rank would hold the core its peer needs).
@@ -283,7 +295,7 @@ inline void cpuRelax() {
 
 template <typename Ready>
 void Comm::wait(Ready&& ready, int peer, const char* what, HeaderCheck header) {
-  auto done = [&] { return (checkHeader() || header == HeaderCheck::kMayDefer) && ready(); };
+  auto done = [&] { return (checkHeaders() || header == HeaderCheck::kMayDefer) && ready(); };
   if (done()) return;
   // Busy-poll first (a peer on another core answers within a microsecond), then give the core
   // away between polls for a while (oversubscribed ranks need it), then sleep in poll(). A reply

@@ -412,6 +412,15 @@ TEST(Faults, MismatchWithAnEagerBroadcastRootFailsEveryRankByItsNextCall) {
   }
 }
 
+// A root that goes on broadcasting may run ahead of its checks by the header window (4 calls),
+// no more: it fails by its fifth call, through its own check or the others' notice.
+TEST(Faults, MismatchFailsABroadcastRootRunningAheadWithinTheHeaderWindow) {
+  for (int ranks : {2, 3}) {
+    SCOPED_TRACE(std::to_string(ranks) + " ranks");
+    expectEveryRankNamesBothCalls("eager-loop", ranks);
+  }
+}
+
 TEST(Faults, SilentRankTimesOutOthersNamingIt) {
   Launch launch("silent", 3, {0, 1, 2}, 1000);
   ASSERT_LAUNCHED(launch);

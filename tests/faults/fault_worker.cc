@@ -15,6 +15,9 @@
 //               root receives nothing, so its broadcast may return before it hears of the
 //               mismatch; then its next call (an allreduce) must fail. Every rank expects
 //               braidInvalidUsage naming both calls.
+//   eager-loop  as eager, but the root goes on broadcasting: having received nothing, it may run
+//               a few calls ahead of its checks (the header window, 4), and must fail by its
+//               fifth broadcast. Every rank expects braidInvalidUsage naming both calls.
 //   silent      rank 2 joins and sleeps 6 s; the others' allreduce expects braidTimeout within
 //               4 s naming rank 2.
 //   rendezvous  started with fewer ranks than WORLD_SIZE: init expects to fail naming rank 2.
@@ -84,7 +87,8 @@ int envInt(const char* name) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: fault_worker kill|mismatch|eager|silent|rendezvous|stopped\n");
+    std::fprintf(stderr,
+                 "usage: fault_worker kill|mismatch|eager|eager-loop|silent|rendezvous|stopped\n");
     return 2;
   }
   const std::string scenario = argv[1];
@@ -121,26 +125,33 @@ int main(int argc, char** argv) {
     rc = allReduceUntilFailure(comm, count, std::chrono::seconds(60), &ms,
                                rank == 2 ? startKillClock : std::function<void()>());
     ok = rank != 2 && rc == braidRemoteError;
-  } else if (scenario == "mismatch" || scenario == "eager") {
+  } else if (scenario == "mismatch" || scenario == "eager" || scenario == "eager-loop") {
     // mismatch: rank 1 broadcasts from rank 0. eager: rank 0 broadcasts as the root, then (if
     // that returned before it heard of the mismatch) calls allreduce as the others did.
-    bool eager = scenario == "eager";
+    // eager-loop: rank 0 broadcasts until a call fails.
+    bool loop = scenario == "eager-loop";
+    bool eager = scenario == "eager" || loop;
     size_t count = eager ? 8 : 1000;
     std::vector<float> send(count, 1.0f), recv(count, 0.0f);
     auto allReduce = [&] {
       return braidAllReduce(send.data(), recv.data(), count, braidFloat, braidSum, comm, nullptr);
     };
     Clock::time_point start = Clock::now();
+    int calls = 0;
     if (rank == (eager ? 0 : 1)) {
-      rc = braidBroadcast(send.data(), recv.data(), count, braidFloat, 0, comm, nullptr);
-      if (eager && rc == braidSuccess) rc = allReduce();
+      do {
+        rc = braidBroadcast(send.data(), recv.data(), count, braidFloat, 0, comm, nullptr);
+        ++calls;
+      } while (loop && rc == braidSuccess && calls < 100);
+      if (scenario == "eager" && rc == braidSuccess) rc = allReduce();
     } else {
       rc = allReduce();
     }
     ms = msSince(start);
     std::string msg = braidGetLastError(comm);
     ok = rc == braidInvalidUsage && contains(msg, "braidBroadcast") &&
-         contains(msg, "braidAllReduce");
+         contains(msg, "braidAllReduce") && calls <= 5;
+    if (calls > 5) std::printf("rank %d: %d broadcasts before one failed\n", rank, calls);
   } else if (scenario == "silent") {
     if (rank == 2) {
       std::this_thread::sleep_for(std::chrono::seconds(6));
