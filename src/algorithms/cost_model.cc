@@ -249,6 +249,14 @@ double hierarchicalCost(const CostInputs& in) {
       return 2 * inside + combine + halvingDoubling(in, in.hosts, in.across, true);
     case OpKind::kBroadcast:
       return across + inside;
+    case OpKind::kAllGather: {
+      // The representative takes its host's blocks in turn, the ring across hosts passes one
+      // host's blocks per step, and the whole output goes down each host's tree.
+      double block = m / in.nranks;
+      double gather = (perHost - 1) * step(in.inside, block);
+      double ring = (in.hosts - 1) * pipelined(in.across, block * perHost, in.chunkBytes);
+      return gather + ring + inside;
+    }
     default:
       return inside + combine + across + ceilLog2(in.hosts) * m / in.reduceBytesPerUs;
   }

@@ -5,12 +5,16 @@
 //  - allreduce: tree reduce to each representative, halving-doubling across them, tree broadcast
 //    back inside each host;
 //  - broadcast: tree broadcast across representatives from the root, then inside each host;
-//  - reduce: tree reduce inside each host, then across representatives to the root.
+//  - reduce: tree reduce inside each host, then across representatives to the root;
+//  - allgather: each rank's block to its representative, a ring across the representatives
+//    passing each host's blocks on, then a tree broadcast of the whole output inside each host.
 // On a single host each is the plain binomial tree (allreduce: reduce, then broadcast).
+#include <cstring>
 #include <unordered_map>
 #include <vector>
 
 #include "algorithms/algorithm.h"
+#include "algorithms/chunks.h"
 #include "algorithms/groups.h"
 
 namespace braid {
@@ -86,10 +90,71 @@ void hierarchicalReduce(Comm& comm, const CollArgs& a) {
   treeReduceIn(comm, across, h.reps, h.repMe, h.rootRep, finalDivisor(comm, a));
 }
 
+// The ranks of each host, hosts in the order of Hosts::reps.
+std::vector<std::vector<int>> ranksByHost(const Comm& comm, const Hosts& h) {
+  std::vector<std::vector<int>> byHost(h.reps.size());
+  for (int r = 0; r < comm.nranks(); ++r) {
+    for (size_t i = 0; i < h.reps.size(); ++i) {
+      if (comm.hostOf(r) == comm.hostOf(h.reps[i])) byHost[i].push_back(r);
+    }
+  }
+  return byHost;
+}
+
+void hierarchicalAllGather(Comm& comm, const CollArgs& a) {
+  Hosts h = hostsOf(comm, 0);
+  size_t block = a.count * a.typeSize;
+  char* out = static_cast<char*>(a.recv);
+  char* own = out + static_cast<size_t>(comm.rank()) * block;
+  if (a.send != own && block > 0) std::memcpy(own, a.send, block);
+  if (comm.nranks() == 1 || block == 0) return;
+  int rep = h.local[0];
+  if (h.repMe < 0) {
+    comm.connection(rep).postSendDirect(own, block);
+  } else {
+    // Every block of this host first: the ring passes them on as a whole.
+    for (size_t i = 1; i < h.local.size(); ++i) {
+      int r = h.local[i];
+      comm.connection(r).postRecv(out + static_cast<size_t>(r) * block, block);
+    }
+    for (size_t i = 1; i < h.local.size(); ++i) {
+      Connection& c = comm.connection(h.local[i]);
+      comm.wait([&] { return c.recvReady(); }, c.peer(), "waiting for data from");
+      c.recvDone();
+    }
+    // Step s: send host (me - s)'s blocks to the next representative, receive host
+    // (me - s - 1)'s from the previous one. Every receive lands in the output and is posted
+    // before the step's sends.
+    int hosts = static_cast<int>(h.reps.size());
+    std::vector<std::vector<int>> byHost = ranksByHost(comm, h);
+    int next = h.reps[static_cast<size_t>(wrap(h.repMe + 1, hosts))];
+    int prev = h.reps[static_cast<size_t>(wrap(h.repMe - 1, hosts))];
+    for (int s = 0; s + 1 < hosts; ++s) {
+      const std::vector<int>& sending = byHost[static_cast<size_t>(wrap(h.repMe - s, hosts))];
+      const std::vector<int>& coming = byHost[static_cast<size_t>(wrap(h.repMe - s - 1, hosts))];
+      Connection& from = comm.connection(prev);
+      for (int r : coming)
+        from.postRecv(out + static_cast<size_t>(r) * block, block);
+      for (int r : sending)
+        comm.connection(next).postSendDirect(out + static_cast<size_t>(r) * block, block);
+      for (size_t i = 0; i < coming.size(); ++i) {
+        comm.wait([&] { return from.recvReady(); }, prev, "waiting for data from");
+        from.recvDone();
+      }
+    }
+  }
+  CollArgs whole = a;
+  whole.count = a.count * static_cast<size_t>(comm.nranks());
+  whole.send = out;
+  treeBroadcastIn(comm, whole, h.local, h.localMe, 0);
+}
+
 }  // namespace
 
 void runHierarchical(Comm& comm, const CollArgs& a) {
   switch (a.kind) {
+    case OpKind::kAllGather:
+      return hierarchicalAllGather(comm, a);
     case OpKind::kBroadcast:
       return hierarchicalBroadcast(comm, a);
     case OpKind::kReduce:

@@ -58,7 +58,8 @@ bool servesHalvingDoublingKinds(OpKind k) {
   return k == OpKind::kAllReduce || k == OpKind::kReduceScatter;
 }
 bool servesHierarchicalKinds(OpKind k) {
-  return k == OpKind::kAllReduce || k == OpKind::kBroadcast || k == OpKind::kReduce;
+  return k == OpKind::kAllReduce || k == OpKind::kBroadcast || k == OpKind::kReduce ||
+         k == OpKind::kAllGather;
 }
 bool servesAllGather(OpKind k) {
   return k == OpKind::kAllGather;

@@ -159,6 +159,11 @@ TEST(CostModel, HierarchicalOnlyWhereThereAreHostsToSpan) {
   EXPECT_FALSE(std::isinf(named("hierarchical").cost(two)));
   // One network hop and two shared-memory hops beat three network-priced hops.
   EXPECT_LT(named("hierarchical").cost(two), named("tree").cost(two));
+  // Allgather: one network step across the two hosts, where Bruck needs three and the ring seven.
+  CostInputs gather = two;
+  gather.kind = OpKind::kAllGather;
+  EXPECT_LT(named("hierarchical").cost(gather), named("bruck").cost(gather));
+  EXPECT_LT(named("bruck").cost(gather), named("ring").cost(gather));
   CostInputs spread = two;
   spread.hosts = 8;  // one rank per host: nothing to gather inside a host
   EXPECT_TRUE(std::isinf(named("hierarchical").cost(spread)));
