@@ -3,8 +3,12 @@
 // (mod n), to rank r - d and receives as many, those of ranks r+d, r+d+1, ..., from rank r + d.
 // The textbook version gathers into a rotated temporary and rotates at the end; here blocks go
 // straight to their final place in the output, and a run of blocks that wraps past the last rank
-// travels as two messages. Sender and receiver name the same blocks by their absolute index, so
-// both cut the run at the same place.
+// travels as two messages. From 16 KiB blocks on, the run's first block, the sender's own, goes as
+// a message of its own, from the sender's input: a single copy reads a buffer its owner has just
+// written (the output, out of place) about 3x slower than one it has not (2 ranks, 128 KiB: 13
+// against 4.5 us); smaller blocks go through the slots, where one message fewer counts more.
+// Sender and receiver name the same blocks by their absolute index, so both cut the runs at the
+// same places.
 // Every receive lands in the output (never a slot) and is posted before the step's send, so the
 // bounded FIFOs cannot deadlock.
 #include <cstring>
@@ -22,23 +26,39 @@ void bruckAllGather(Comm& comm, const CollArgs& a) {
   char* own = out + static_cast<size_t>(r) * blockBytes;
   if (a.send != own && blockBytes > 0) std::memcpy(own, a.send, blockBytes);
   if (n == 1 || blockBytes == 0) return;
-  // Calls f(pointer, bytes) for the blocks first .. first+blocks-1 (mod n), in at most two runs.
-  auto forEachRun = [&](int first, int blocks, auto&& f) {
+  constexpr size_t kOwnBlockApartMin = 16 << 10;
+  bool ownApart = blockBytes >= kOwnBlockApartMin;
+  // Calls f(block, count) for the blocks first .. first+blocks-1 (mod n) in at most two runs, or
+  // with ownApart the first block alone and the rest in at most two runs.
+  auto forEachPiece = [&](int first, int blocks, auto&& f) {
+    if (ownApart) {
+      f(first, 1);
+      first = wrap(first + 1, n);
+      --blocks;
+    }
+    if (blocks == 0) return;
     int head = std::min(blocks, n - first);
-    f(out + static_cast<size_t>(first) * blockBytes, static_cast<size_t>(head) * blockBytes);
-    if (head < blocks) f(out, static_cast<size_t>(blocks - head) * blockBytes);
+    f(first, head);
+    if (head < blocks) f(0, blocks - head);
   };
+  auto at = [&](int block) { return out + static_cast<size_t>(block) * blockBytes; };
   for (int d = 1; d < n; d *= 2) {
     int blocks = std::min(d, n - d);
     int to = wrap(r - d, n);
     int from = wrap(r + d, n);
     Connection& src = comm.connection(from);
     Connection& dst = comm.connection(to);
-    forEachRun(from, blocks, [&](char* p, size_t bytes) { src.postRecv(p, bytes); });
-    forEachRun(r, blocks, [&](char* p, size_t bytes) { dst.postSendDirect(p, bytes); });
-    // The next step sends what this one received, so every run must have landed.
-    int runs = blocks > n - from ? 2 : 1;
-    for (int i = 0; i < runs; ++i) {
+    int pieces = 0;
+    forEachPiece(from, blocks, [&](int b, int k) {
+      src.postRecv(at(b), static_cast<size_t>(k) * blockBytes);
+      ++pieces;
+    });
+    forEachPiece(r, blocks, [&](int b, int k) {
+      const void* p = ownApart && b == r ? a.send : at(b);
+      dst.postSendDirect(p, static_cast<size_t>(k) * blockBytes);
+    });
+    // The next step sends what this one received, so every piece must have landed.
+    for (int i = 0; i < pieces; ++i) {
       comm.wait([&] { return src.recvReady(); }, from, "waiting for data from");
       src.recvDone();
     }
