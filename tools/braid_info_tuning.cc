@@ -142,18 +142,29 @@ double measureReduce(size_t bytes) {
          std::chrono::duration<double, std::micro>(t1 - t0).count();
 }
 
-// The latency is one recursive-doubling step between 2 ranks at 8 B; the bandwidths come from a
-// 2-rank broadcast (one transfer, less that latency per chunk) at kLarge and at kCached.
-braid::LinkConstants measureLink(const char* transport, size_t chunkBytes) {
-  double small =
-      median5([&] { return timeCallUs(transport, "recdbl", braid::OpKind::kAllReduce, 8, 4000); });
-  auto bandwidth = [&](size_t bytes, int iters) {
-    double us = median5(
-        [&] { return timeCallUs(transport, "tree", braid::OpKind::kBroadcast, bytes, iters); });
-    double chunks = std::ceil(static_cast<double>(bytes) / static_cast<double>(chunkBytes));
-    return static_cast<double>(bytes) / std::max(us - small * chunks, us / 10);
+// Between 2 ranks: the latency is one recursive-doubling step at 8 B; the ramp rate comes from a
+// broadcast (one transfer) of 2 KiB, the direct rates from broadcasts at kLarge and kCached,
+// the staged one from a recursive-doubling step at kCached (an exchange each rank combines from
+// its slots), each less the parts already known.
+braid::LinkConstants measureLink(const char* transport, size_t chunkBytes,
+                                 double reduceCacheBytesPerUs) {
+  auto timed = [&](const char* algo, braid::OpKind kind, size_t bytes, int iters) {
+    return median5([&] { return timeCallUs(transport, algo, kind, bytes, iters); });
   };
-  return {small, bandwidth(kLarge, 10), bandwidth(kCached, 400)};
+  constexpr double kRamp = braid::kRampBytes;
+  double small = timed("recdbl", braid::OpKind::kAllReduce, 8, 4000);
+  auto rate = [&](double bytes, double us) { return bytes / std::max(us, small / 10); };
+  double ramp = rate(2048, timed("tree", braid::OpKind::kBroadcast, 2048, 4000) - small);
+  double perChunk = small + kRamp / ramp;
+  auto bandwidth = [&](size_t bytes, int iters) {
+    double us = timed("tree", braid::OpKind::kBroadcast, bytes, iters);
+    double chunks = std::ceil(static_cast<double>(bytes) / static_cast<double>(chunkBytes));
+    return rate(static_cast<double>(bytes) - chunks * kRamp, us - chunks * perChunk);
+  };
+  double cached = static_cast<double>(kCached);
+  double exchange = timed("recdbl", braid::OpKind::kAllReduce, kCached, 400);
+  double staged = rate(cached - kRamp, exchange - perChunk - cached / reduceCacheBytesPerUs);
+  return {small, bandwidth(kLarge, 10), bandwidth(kCached, 400), staged, ramp};
 }
 
 }  // namespace
@@ -171,11 +182,17 @@ int printTuning(int argc, char** argv) {
   in.nranks = o.ranks;
   in.hosts = o.hosts;
   in.chunkBytes = braid::CommSettings::fromEnvironment(nullptr).chunkBytes;
+  // As the library reckons it: each host's ranks against this machine's CPUs.
+  double perHost = std::ceil(static_cast<double>(o.ranks) / o.hosts);
+  double perCore = std::max(1.0, perHost / static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN)));
   if (!o.tsv) {
     printf("cost model constants (%s):\n%s\n", k.source.c_str(),
            braid::formatCostConstants(k).c_str());
-    printf("predicted us per call, %d ranks on %d host(s): inside %s, across %s; chunk %zu\n",
-           o.ranks, o.hosts, o.inside.c_str(), o.hosts > 1 ? o.across.c_str() : "-", in.chunkBytes);
+    printf(
+        "predicted us per call, %d ranks on %d host(s): inside %s, across %s; chunk %zu; %.3g "
+        "ranks per core\n",
+        o.ranks, o.hosts, o.inside.c_str(), o.hosts > 1 ? o.across.c_str() : "-", in.chunkBytes,
+        perCore);
   }
   for (braid::OpKind kind : kTunedKinds) {
     in.kind = kind;
@@ -191,16 +208,16 @@ int printTuning(int argc, char** argv) {
     }
     for (size_t bytes = 8; bytes <= (256u << 20); bytes *= 4) {
       in.bytes = bytes;
-      in.inside = braid::linkCost(k, o.inside, bytes);
-      in.across = o.hosts > 1 ? braid::linkCost(k, o.across, bytes) : in.inside;
+      in.inside = braid::linkCost(k, o.inside, bytes, perCore);
+      in.across = o.hosts > 1 ? braid::linkCost(k, o.across, bytes, perCore) : in.inside;
       in.flat = in.across;
-      in.reduceBytesPerUs = braid::reduceRate(k, bytes);
+      in.reduceBytesPerUs = braid::reduceRate(k, bytes, perCore);
       const braid::Algorithm* best = nullptr;
       double bestUs = 0;
       if (!o.tsv) printf("%-10s", sizeText(bytes).c_str());
       for (const braid::Algorithm* a : serving) {
         double us = a->cost(in);
-        if (best == nullptr || us < bestUs) best = a, bestUs = us;
+        if (best == nullptr || braid::predictedFaster(us, bestUs)) best = a, bestUs = us;
         if (o.tsv) {
           printf("%s\t%s\t%zu\t%.4g\n", braid::opKindName(kind), a->name, bytes, us);
         } else if (std::isinf(us)) {
@@ -225,10 +242,11 @@ int calibrate(const char* file) {
     c.reduceBytesPerUs = median5([] { return measureReduce(kLarge); });
     c.reduceCacheBytesPerUs = median5([] { return measureReduce(kCached); });
     printf(
-        "measuring shm (2 ranks: recursive doubling at 8 B, broadcast at 32 MiB and 128 KiB)...\n");
-    c.shm = measureLink("shm", chunk);
+        "measuring shm (2 ranks: recursive doubling at 8 B and 128 KiB, broadcast at 2 KiB, 128 "
+        "KiB and 32 MiB)...\n");
+    c.shm = measureLink("shm", chunk, c.reduceCacheBytesPerUs);
     printf("measuring tcp over loopback...\n");
-    c.tcp = measureLink("tcp", chunk);
+    c.tcp = measureLink("tcp", chunk, c.reduceCacheBytesPerUs);
     std::ofstream out(file);
     char host[256] = "?";
     gethostname(host, sizeof(host) - 1);

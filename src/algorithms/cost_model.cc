@@ -1,7 +1,9 @@
 // The cost model's constants and each algorithm family's cost along its critical path. Symbols:
 // n ranks, m the message's bytes, p the largest power of two <= n, L = log2 of a tree's fan-in,
-// step(b) = latency + b / bandwidth, and a pipelined transfer of b bytes pays the latency once per
-// chunk. The formulas follow what each algorithm's code does (its header comment).
+// step(b) = one message of b bytes (latency, ramp, then the rate of its path: direct, or staged
+// in an exchange where every rank sends and combines at once), and a pipelined transfer of b bytes
+// is one such message per chunk. The formulas follow what each algorithm's code does (its header
+// comment).
 #include "algorithms/cost_model.h"
 
 #include <algorithm>
@@ -24,11 +26,11 @@ namespace {
 // choices as a link with lower latency than tcp's.
 CostConstants builtIn() {
   CostConstants c;
-  c.shm = {0.383, 7600, 23700};
-  c.tcp = {2.97, 3820, 8340};
-  c.ib = {4.0, 3000, 3000};
-  c.reduceBytesPerUs = 7460;
-  c.reduceCacheBytesPerUs = 42900;
+  c.shm = {0.393, 8610, 29500, 8680, 4690};
+  c.tcp = {2.90, 4300, 8780, 5040, 3960};
+  c.ib = {4.0, 3000, 3000, 3000, 3000};
+  c.reduceBytesPerUs = 7980;
+  c.reduceCacheBytesPerUs = 43800;
   c.cacheBytes = 2 << 20;
   c.source = "built-in";
   return c;
@@ -45,12 +47,20 @@ double* field(CostConstants& c, const std::string& key) {
       {"shm.latency_us", nullptr, &CostConstants::shm, &LinkConstants::latencyUs},
       {"shm.gbps", nullptr, &CostConstants::shm, &LinkConstants::bytesPerUs},
       {"shm.cache_gbps", nullptr, &CostConstants::shm, &LinkConstants::cacheBytesPerUs},
+      {"shm.staged_cache_gbps", nullptr, &CostConstants::shm,
+       &LinkConstants::stagedCacheBytesPerUs},
+      {"shm.ramp_gbps", nullptr, &CostConstants::shm, &LinkConstants::rampBytesPerUs},
       {"tcp.latency_us", nullptr, &CostConstants::tcp, &LinkConstants::latencyUs},
       {"tcp.gbps", nullptr, &CostConstants::tcp, &LinkConstants::bytesPerUs},
       {"tcp.cache_gbps", nullptr, &CostConstants::tcp, &LinkConstants::cacheBytesPerUs},
+      {"tcp.staged_cache_gbps", nullptr, &CostConstants::tcp,
+       &LinkConstants::stagedCacheBytesPerUs},
+      {"tcp.ramp_gbps", nullptr, &CostConstants::tcp, &LinkConstants::rampBytesPerUs},
       {"ib.latency_us", nullptr, &CostConstants::ib, &LinkConstants::latencyUs},
       {"ib.gbps", nullptr, &CostConstants::ib, &LinkConstants::bytesPerUs},
       {"ib.cache_gbps", nullptr, &CostConstants::ib, &LinkConstants::cacheBytesPerUs},
+      {"ib.staged_cache_gbps", nullptr, &CostConstants::ib, &LinkConstants::stagedCacheBytesPerUs},
+      {"ib.ramp_gbps", nullptr, &CostConstants::ib, &LinkConstants::rampBytesPerUs},
       {"reduce.gbps", &CostConstants::reduceBytesPerUs, nullptr, nullptr},
       {"reduce.cache_gbps", &CostConstants::reduceCacheBytesPerUs, nullptr, nullptr},
       {"cache_kib", &CostConstants::cacheBytes, nullptr, nullptr},
@@ -77,7 +87,8 @@ void apply(CostConstants& c, const std::string& text, const std::string& where) 
   if (f == nullptr) {
     fail(braidInvalidArgument, where, ": '", text,
          "' is not key=value with a key of shm|tcp|ib.latency_us, shm|tcp|ib.gbps, "
-         "shm|tcp|ib.cache_gbps, reduce.gbps, reduce.cache_gbps, cache_kib");
+         "shm|tcp|ib.cache_gbps, shm|tcp|ib.staged_cache_gbps, shm|tcp|ib.ramp_gbps, "
+         "reduce.gbps, reduce.cache_gbps, cache_kib");
   }
   std::string value = trimmed(text.substr(eq + 1));
   char* end = nullptr;
@@ -102,14 +113,20 @@ int floorPow2(int n) {
   return p;
 }
 
-double step(const LinkCost& l, double bytes) {
-  return l.latencyUs + bytes / l.bytesPerUs;
+// kDirect: into the receiver's buffer; kStaged: an exchange's, every rank sending and combining.
+enum class Path { kDirect, kStaged };
+
+// One message of `bytes`.
+double step(const LinkCost& l, double bytes, Path path = Path::kDirect) {
+  double first = std::min(bytes, kRampBytes);
+  double rate = path == Path::kStaged ? l.stagedBytesPerUs : l.bytesPerUs;
+  return l.latencyUs + first / l.rampBytesPerUs + (bytes - first) / rate;
 }
 
 // b bytes sent as chunks of at most `chunk`, back to back.
-double pipelined(const LinkCost& l, double bytes, size_t chunk) {
+double pipelined(const LinkCost& l, double bytes, size_t chunk, Path path = Path::kDirect) {
   double chunks = std::max(1.0, std::ceil(bytes / static_cast<double>(chunk)));
-  return l.latencyUs * chunks + bytes / l.bytesPerUs;
+  return chunks * step(l, bytes / chunks, path);
 }
 
 constexpr double kNever = std::numeric_limits<double>::infinity();
@@ -122,9 +139,13 @@ double halvingDoubling(const CostInputs& in, int n, const LinkCost& link, bool a
   double t = 0;
   for (int half = 2; half <= p; half *= 2) {
     double b = m / half;  // each step swaps half of what the last one did
-    t += pipelined(link, b, in.chunkBytes) * (allreduce ? 2 : 1) + b / in.reduceBytesPerUs;
+    t += pipelined(link, b, in.chunkBytes, Path::kStaged) + b / in.reduceBytesPerUs;
+    if (allreduce) t += pipelined(link, b, in.chunkBytes);
   }
-  if (n != p) t += step(link, m) * (allreduce ? 2 : 1) + m / in.reduceBytesPerUs;
+  if (n != p) {
+    t += step(link, m, Path::kStaged) + m / in.reduceBytesPerUs;
+    if (allreduce) t += step(link, m);
+  }
   return t;
 }
 
@@ -162,8 +183,11 @@ std::string formatCostConstants(const CostConstants& c) {
   std::string text;
   char line[128];
   auto link = [&](const char* name, const LinkConstants& l) {
-    snprintf(line, sizeof(line), "%s.latency_us=%.3g\n%s.gbps=%.3g\n%s.cache_gbps=%.3g\n", name,
-             l.latencyUs, name, l.bytesPerUs / 1000, name, l.cacheBytesPerUs / 1000);
+    snprintf(line, sizeof(line),
+             "%s.latency_us=%.3g\n%s.gbps=%.3g\n%s.cache_gbps=%.3g\n%s.staged_cache_gbps=%.3g\n"
+             "%s.ramp_gbps=%.3g\n",
+             name, l.latencyUs, name, l.bytesPerUs / 1000, name, l.cacheBytesPerUs / 1000, name,
+             l.stagedCacheBytesPerUs / 1000, name, l.rampBytesPerUs / 1000);
     text += line;
   };
   link("shm", c.shm);
@@ -187,28 +211,33 @@ double blend(double share, double cacheRate, double memoryRate) {
 
 }  // namespace
 
-LinkCost linkCost(const CostConstants& c, const std::string& transport, size_t bytes) {
+LinkCost linkCost(const CostConstants& c, const std::string& transport, size_t bytes,
+                  double ranksPerCore) {
   const LinkConstants& l = transport == "shm" ? c.shm : transport == "ib" ? c.ib : c.tcp;
-  return {l.latencyUs, blend(cacheShare(c, bytes), l.cacheBytesPerUs, l.bytesPerUs)};
+  double share = cacheShare(c, bytes);
+  double f = ranksPerCore;
+  return {l.latencyUs * f * f, blend(share, l.cacheBytesPerUs, l.bytesPerUs) / f,
+          blend(share, l.stagedCacheBytesPerUs, l.bytesPerUs) / f, l.rampBytesPerUs / f};
 }
 
-double reduceRate(const CostConstants& c, size_t bytes) {
-  return blend(cacheShare(c, bytes), c.reduceCacheBytesPerUs, c.reduceBytesPerUs);
+double reduceRate(const CostConstants& c, size_t bytes, double ranksPerCore) {
+  return blend(cacheShare(c, bytes), c.reduceCacheBytesPerUs, c.reduceBytesPerUs) / ranksPerCore;
 }
 
 double ringCost(const CostInputs& in) {
   int n = in.nranks;
   if (n == 1) return 0;
   double block = static_cast<double>(in.bytes) / n;
-  double move = (n - 1) * pipelined(in.flat, block, in.chunkBytes);
+  double scatter = (n - 1) * pipelined(in.flat, block, in.chunkBytes, Path::kStaged);
+  double gather = (n - 1) * pipelined(in.flat, block, in.chunkBytes);
   double combine = (n - 1) * block / in.reduceBytesPerUs;
   switch (in.kind) {
     case OpKind::kAllReduce:
-      return 2 * move + combine;
+      return scatter + combine + gather;
     case OpKind::kReduceScatter:
-      return move + combine;
+      return scatter + combine;
     default:
-      return move;
+      return gather;
   }
 }
 
@@ -217,8 +246,9 @@ double recursiveDoublingCost(const CostInputs& in) {
   if (n == 1) return 0;
   int p = floorPow2(n);
   double m = static_cast<double>(in.bytes);
-  double exchange = step(in.flat, m) + m / in.reduceBytesPerUs;
-  return ceilLog2(p) * exchange + (n != p ? 2 * step(in.flat, m) + m / in.reduceBytesPerUs : 0);
+  double exchange = step(in.flat, m, Path::kStaged) + m / in.reduceBytesPerUs;
+  double fold = step(in.flat, m, Path::kStaged) + m / in.reduceBytesPerUs + step(in.flat, m);
+  return ceilLog2(p) * exchange + (n != p ? fold : 0);
 }
 
 double halvingDoublingCost(const CostInputs& in) {
@@ -233,7 +263,7 @@ double doubleBinaryTreeCost(const CostInputs& in) {
   double half = static_cast<double>(in.bytes) / 2;
   double chunks = std::max(1.0, std::ceil(half / static_cast<double>(in.chunkBytes)));
   double depth = std::max(1, ceilLog2(in.nranks + 1) - 1);
-  double stage = step(in.flat, 4 * half / chunks);
+  double stage = step(in.flat, 4 * half / chunks, Path::kStaged);
   return (2 * depth + chunks - 1) * stage + 2 * half / in.reduceBytesPerUs;
 }
 
@@ -269,7 +299,7 @@ double bruckCost(const CostInputs& in) {
   double t = 0;
   for (int have = 1; have < n; have *= 2)
     t += pipelined(in.flat, block * std::min(have, n - have), in.chunkBytes);
-  return t + block / in.reduceBytesPerUs;  // its own block's copy into the output, first
+  return t;
 }
 
 double binomialCost(const CostInputs& in) {

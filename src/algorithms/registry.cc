@@ -124,11 +124,11 @@ CostInputs costInputs(const Comm& comm, const CollArgs& args) {
   in.nranks = comm.nranks();
   in.bytes = messageBytes(comm, args);
   in.hosts = links.hosts;
-  in.inside = linkCost(k, links.inside, in.bytes);
-  in.across = linkCost(k, links.across, in.bytes);
+  in.inside = linkCost(k, links.inside, in.bytes, links.ranksPerCore);
+  in.across = linkCost(k, links.across, in.bytes, links.ranksPerCore);
   in.flat = links.hosts > 1 ? in.across : in.inside;
   in.chunkBytes = comm.settings().chunkBytes;
-  in.reduceBytesPerUs = reduceRate(k, in.bytes);
+  in.reduceBytesPerUs = reduceRate(k, in.bytes, links.ranksPerCore);
   return in;
 }
 
@@ -156,7 +156,7 @@ const Algorithm& chooseAlgorithm(Comm& comm, const CollArgs& args) {
   for (const Algorithm& a : kAlgorithms) {
     if (!a.serves(args.kind) || a.ineligible(comm, args) != nullptr) continue;
     double us = a.cost(in);
-    if (best == nullptr || us < bestUs) {
+    if (best == nullptr || predictedFaster(us, bestUs)) {
       best = &a;
       bestUs = us;
     }

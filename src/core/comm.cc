@@ -134,14 +134,20 @@ Comm::Comm(CommSettings settings, std::unique_ptr<Bootstrap> bootstrap, int cuda
   probeIbPort();
   mine.ibFabric = ib_.fabric;
   mine.forcesIb = settings_.transport == "ib";
+  mine.cpus = static_cast<int32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   bootstrap_->allgather(peers_.data(), sizeof(PeerInfo));
   setRingOrder();
   setLinks();
   logProcessTopology();
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  long local = std::count_if(peers_.begin(), peers_.end(),
-                             [&](const PeerInfo& p) { return p.host == mine.host; });
-  spin_ = local <= cpus ? kSpin : std::chrono::microseconds(0);
+  auto ranksOn = [&](uint64_t host) {
+    return std::count_if(peers_.begin(), peers_.end(),
+                         [&](const PeerInfo& p) { return p.host == host; });
+  };
+  spin_ = ranksOn(mine.host) <= mine.cpus ? kSpin : std::chrono::microseconds(0);
+  for (const PeerInfo& p : peers_) {
+    double perCore = static_cast<double>(ranksOn(p.host)) / static_cast<double>(p.cpus);
+    links_.ranksPerCore = std::max(links_.ranksPerCore, perCore);
+  }
 }
 
 void Comm::setRingOrder() {

@@ -97,6 +97,9 @@ class Comm {
     int hosts = 1;
     std::string inside = "shm";
     std::string across = "shm";
+    // The most ranks per CPU on any host, at least 1: every rank computes the same, as the cost
+    // model's inputs must be (ranks that chose different algorithms would wait for each other).
+    double ranksPerCore = 1;
   };
   const Links& links() const { return links_; }
   // The default algorithm choice for recent (collective, size) pairs, so the cost model runs
@@ -195,6 +198,7 @@ class Comm {
     int32_t allowsShm;  // neither BRAID_SHM_DISABLE nor BRAID_TRANSPORT=tcp or ib
     IbFabric ibFabric;  // the fabric of its verbs port; kNone: no port, or ib not wanted
     int32_t forcesIb;   // BRAID_TRANSPORT=ib: ib even to peers on its own host
+    int32_t cpus;       // CPUs online on its host
   };
 
   // Builds a bootstrap for a communicator with these settings (shared by init and split).

@@ -41,7 +41,7 @@ std::string choice(const CostInputs& in) {
   for (const Algorithm& a : algorithms()) {
     if (!a.serves(in.kind)) continue;
     double us = a.cost(in);
-    if (best == nullptr || us < bestUs) best = &a, bestUs = us;
+    if (best == nullptr || predictedFaster(us, bestUs)) best = &a, bestUs = us;
   }
   return best->name;
 }
@@ -78,6 +78,8 @@ TEST(CostModel, FileThenOverridesOnTopOfBuiltIns) {
   }
   CostConstants again = loadCostConstants(path, "");
   EXPECT_NEAR(again.shm.latencyUs, c.shm.latencyUs, 1e-9);
+  EXPECT_NEAR(again.shm.stagedCacheBytesPerUs, c.shm.stagedCacheBytesPerUs, 1e-6);
+  EXPECT_NEAR(again.tcp.rampBytesPerUs, c.tcp.rampBytesPerUs, 1e-6);
   EXPECT_NEAR(again.tcp.latencyUs, c.tcp.latencyUs, 1e-9);
   EXPECT_NEAR(again.reduceBytesPerUs, c.reduceBytesPerUs, 1e-6);
   std::remove(path.c_str());
@@ -106,6 +108,45 @@ TEST(CostModel, RatesFollowWhereTheBuffersLive) {
     EXPECT_GE(linkCost(c, "shm", b).bytesPerUs, linkCost(c, "shm", 2 * b).bytesPerUs) << b;
 }
 
+// A message's first kRampBytes move at the ramp rate, the rest at the link's; an exchange (the
+// ring's reduce-scatter half) moves at the staged rate, a plain copy (its allgather half) at the
+// direct one.
+TEST(CostModel, RampThenTheRateOfThePath) {
+  LinkCost link{0.5, 10000, 2000, 1000};
+  auto broadcast = [&](size_t bytes) {
+    return named("chain").cost(inputs(OpKind::kBroadcast, 2, bytes, link));
+  };
+  EXPECT_DOUBLE_EQ(broadcast(2048), 0.5 + 2048 / 1000.0);
+  EXPECT_DOUBLE_EQ(broadcast(65536), 0.5 + kRampBytes / 1000 + (65536 - kRampBytes) / 10000);
+  CostInputs in = inputs(OpKind::kAllReduce, 2, 1 << 20, link);
+  double half = (1 << 20) / 2.0;
+  double scatter = 0.5 + kRampBytes / 1000 + (half - kRampBytes) / 2000;
+  double gather = 0.5 + kRampBytes / 1000 + (half - kRampBytes) / 10000;
+  EXPECT_DOUBLE_EQ(named("ring").cost(in), scatter + half / in.reduceBytesPerUs + gather);
+  in.kind = OpKind::kAllGather;
+  in.bytes = 1 << 20;
+  EXPECT_DOUBLE_EQ(named("ring").cost(in), gather);
+}
+
+// More ranks than cores: each rank has a share of a core (rates / f) and waits for its peers'
+// time slices (latency x f^2).
+TEST(CostModel, OversubscribedRanksShareTheCores) {
+  CostConstants c = loadCostConstants("", "");
+  LinkCost alone = linkCost(c, "shm", 4096);
+  LinkCost shared = linkCost(c, "shm", 4096, 2);
+  EXPECT_DOUBLE_EQ(shared.latencyUs, 4 * alone.latencyUs);
+  EXPECT_DOUBLE_EQ(shared.bytesPerUs, alone.bytesPerUs / 2);
+  EXPECT_DOUBLE_EQ(shared.stagedBytesPerUs, alone.stagedBytesPerUs / 2);
+  EXPECT_DOUBLE_EQ(shared.rampBytesPerUs, alone.rampBytesPerUs / 2);
+  EXPECT_DOUBLE_EQ(reduceRate(c, 4096, 2), reduceRate(c, 4096) / 2);
+}
+
+TEST(CostModel, PredictionsWithinOnePercentAreTies) {
+  EXPECT_TRUE(predictedFaster(98, 100));
+  EXPECT_FALSE(predictedFaster(99.5, 100));
+  EXPECT_FALSE(predictedFaster(100, 100));
+}
+
 TEST(CostModel, MistakesAreNamed) {
   EXPECT_NE(errorOf("", "shm.latency=1").find("'shm.latency=1' is not key=value"),
             std::string::npos);
@@ -116,7 +157,7 @@ TEST(CostModel, MistakesAreNamed) {
 }
 
 TEST(CostModel, PredictionsGrowWithSizeAndOneRankCostsNothing) {
-  LinkCost shm{0.5, 5000};
+  LinkCost shm{0.5, 5000, 5000, 5000};
   for (const Algorithm& a : algorithms()) {
     for (OpKind kind : {OpKind::kAllReduce, OpKind::kReduceScatter, OpKind::kAllGather,
                         OpKind::kBroadcast, OpKind::kReduce}) {
@@ -135,7 +176,7 @@ TEST(CostModel, PredictionsGrowWithSizeAndOneRankCostsNothing) {
 }
 
 TEST(CostModel, LatencyBoundSmallBandwidthBoundLarge) {
-  LinkCost tcp{8, 2500};
+  LinkCost tcp{8, 2500, 2500, 2500};
   // Small: recursive doubling's log2(n) exchanges beat the ring's 2(n-1) steps.
   EXPECT_EQ(choice(inputs(OpKind::kAllReduce, 8, 8, tcp)), "recdbl");
   EXPECT_EQ(choice(inputs(OpKind::kAllGather, 8, 64, tcp)), "bruck");
@@ -149,8 +190,8 @@ TEST(CostModel, LatencyBoundSmallBandwidthBoundLarge) {
 }
 
 TEST(CostModel, HierarchicalOnlyWhereThereAreHostsToSpan) {
-  LinkCost shm{0.5, 5000};
-  LinkCost net{20, 1000};
+  LinkCost shm{0.5, 5000, 5000, 5000};
+  LinkCost net{20, 1000, 1000, 1000};
   CostInputs one = inputs(OpKind::kBroadcast, 8, 4096, shm);
   EXPECT_TRUE(std::isinf(named("hierarchical").cost(one)));
   CostInputs two = one;
