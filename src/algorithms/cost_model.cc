@@ -181,7 +181,7 @@ const CostConstants& costConstants() {
 
 std::string formatCostConstants(const CostConstants& c) {
   std::string text;
-  char line[128];
+  char line[256];
   auto link = [&](const char* name, const LinkConstants& l) {
     snprintf(line, sizeof(line),
              "%s.latency_us=%.3g\n%s.gbps=%.3g\n%s.cache_gbps=%.3g\n%s.staged_cache_gbps=%.3g\n"

@@ -95,7 +95,8 @@ CommRef::CommRef(braidComm_t handle) : comm_(reinterpret_cast<Comm*>(handle)) {
   last = {comm_, it->second};
 }
 
-// The decrement is the last touch of the entry: retireComm may free it as soon as it sees zero.
+// The decrement is the call's last touch of the communicator: retireComm may delete it as soon as
+// it sees zero (the entry itself is never freed).
 CommRef::~CommRef() {
   if (comm_ != nullptr) --*activeCalls_;
 }
