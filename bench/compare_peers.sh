@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # One collective on 2 local ranks (default allreduce): Braid over shm and over tcp, next to Open MPI
-# (vader and tcp) and Gloo from ../shared/peers, in one run so the figures compare (the machine is
-# noisy: compare ratios). Prints one line per library and size: time in us and busbw in GB/s,
-# out-of-place then in-place (N/A where a library has no such call: MPI_Bcast is in place only).
+# (vader and tcp), MPICH (shared memory) and Gloo from ../shared/peers, in one run so the figures
+# compare (the machine is noisy: compare ratios). Prints one line per library and size: time in us
+# and busbw in GB/s, out-of-place then in-place (N/A where a library has no such call: MPI_Bcast is
+# in place only).
 #   bench/compare_peers.sh [build dir] [sizes] [allreduce|broadcast|allgather|reducescatter|reduce]
 #                          [all|shm|tcp]
-# (peers built as ../shared/peers/README.md says). shm: Braid shm and Open MPI vader only; tcp:
-# Braid tcp, Open MPI tcp and Gloo only.
+# (peers built as ../shared/peers/README.md says). shm: Braid shm, Open MPI vader and MPICH only;
+# tcp: Braid tcp, Open MPI tcp and Gloo only.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build} sizes=${2:-8 65536 1048576 268435456} coll=${3:-allreduce} which=${4:-all}
@@ -35,6 +36,7 @@ for s in $sizes; do
 done
 list=$(echo "$sizes" | tr ' ' ',')
 shm && (cd "$peers" && scripts/run_mpi.sh 2 shm -o "$coll" -s "$list") | row "openmpi vader (shm)"
+shm && (cd "$peers" && scripts/run_mpich.sh 2 -o "$coll" -s "$list") | row "mpich (shm)"
 tcp && (cd "$peers" && scripts/run_mpi.sh 2 tcp -o "$coll" -s "$list") | row "openmpi tcp"
 [[ $which == shm ]] && exit 0
 # Gloo as users get it: its chunked ring for allreduce (in place only), its gloo::* API otherwise.

@@ -260,6 +260,12 @@ void enqueueOnDevice(Comm& comm, std::span<const QueuedOp* const> ops) {
   });
 }
 
+// Device work in flight on comm finishes first, and cannot start while the lock is held.
+std::unique_lock<std::mutex> holdDeviceWork(Comm& comm) {
+  if (DeviceProxy* proxy = comm.deviceProxyIfMade()) return proxy->exclusive();
+  return {};
+}
+
 // Runs (or, on device buffers, enqueues) one communicator's share of a call or group.
 void runComm(Comm& comm, std::span<const QueuedOp* const> ops) {
   size_t onDevice = 0;
@@ -270,9 +276,7 @@ void runComm(Comm& comm, std::span<const QueuedOp* const> ops) {
     fail(braidInvalidUsage, "a group mixes host-buffer and stream-ordered calls for rank ",
          comm.rank(), "; put them in separate groups");
   }
-  // Device work in flight on this communicator finishes first, and cannot start meanwhile.
-  std::unique_lock<std::mutex> exclusive;
-  if (DeviceProxy* proxy = comm.deviceProxyIfMade()) exclusive = proxy->exclusive();
+  std::unique_lock<std::mutex> exclusive = holdDeviceWork(comm);
   runQueue(comm, ops);
 }
 
@@ -405,8 +409,15 @@ braidResult_t collective(const char* fn, braidComm_t handle, OpKind kind, const 
     CollArgs args{kind, send, recv, count, type, op, root, es};
     if (kind != OpKind::kBroadcast && kind != OpKind::kReduce) args.root = -1;
     const Algorithm& algorithm = chooseAlgorithm(*comm.get(), args);
-    submit(QueuedOp{
-        comm.get(), true, args, &algorithm, {}, streamOrdered(kinds, stream), stream, kinds});
+    bool onDevice = streamOrdered(kinds, stream);
+    if (tlsGroup.depth == 0 && !onDevice) {
+      // The common case, run at once without queueing (the caller holds comm for the call).
+      std::unique_lock<std::mutex> exclusive = holdDeviceWork(*comm.get());
+      LogRankScope scope(comm->rank());
+      runCollective(*comm.get(), args, algorithm);
+      return;
+    }
+    submit(QueuedOp{comm.get(), true, args, &algorithm, {}, onDevice, stream, kinds});
   });
 }
 

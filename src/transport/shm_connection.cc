@@ -420,6 +420,11 @@ void ShmConnection::recvDone() {
 bool ShmConnection::progress() {
   if (!ready() && !advanceHandshake()) return false;
   bool moved = false;
+  // Recorded before looking: what is published later shows as a change, never as seen.
+  if (watch_) {
+    seenTail_ = in_->tail.load();
+    seenHead_ = out_->head.load();
+  }
   // Small pieces (an operation's header and a short payload) go out under one publish: one store
   // for the peer to see instead of one per piece. Large ones are published as each is written, so
   // the peer can start on them.
@@ -564,9 +569,8 @@ bool ShmConnection::progress() {
            "communicator)");
     }
   }
-  // Only the sides with work pending are watched, so an idle direction costs no cache traffic.
-  if (!recvs_.empty()) seenTail_ = in_->tail.load(std::memory_order_acquire);
-  if (waitingForRoom()) seenHead_ = out_->head.load(std::memory_order_acquire);
+  watched_ = watch_ && !moved;
+  watch_ = watch_ && !moved;  // a poll that moves something is followed by more polls
   return moved;
 }
 
@@ -581,6 +585,10 @@ bool ShmConnection::prepareToSleep(std::vector<pollfd>* fds) {
     return true;
   }
   if ((!waitingForRoom() && recvs_.empty()) || peerClosed_) return true;
+  if (!watched_) {
+    watch_ = true;  // poll once more, recording the counters first
+    return false;
+  }
   // Arm first, then look again: a peer that changed the FIFO before seeing the flag is seen here.
   if (!recvs_.empty()) in_->consumerSleeping.store(1);
   if (waitingForRoom()) out_->producerSleeping.store(1);

@@ -125,7 +125,7 @@ class ShmConnection final : public Connection {
   // Sends are queued, or the FIFO was full when last looked at (a staged send waits for a slot).
   bool waitingForRoom() const;
   void ring(std::atomic<uint32_t>& sleeping);
-  // The FIFO changed since progress() last looked (data arrived, or the peer freed slots).
+  // The FIFO changed since the watched progress() began (data arrived, or the peer freed slots).
   bool changedSinceProgress() const;
 
   struct PendingSend {
@@ -215,8 +215,14 @@ class ShmConnection final : public Connection {
   mutable uint64_t sendHeadSeen_ = 0;  // out_->head when last loaded
   uint64_t recvHead_ = 0;              // slots of the peer's released (in_->head's value)
   mutable uint64_t recvTailSeen_ = 0;  // in_->tail when last loaded
-  uint64_t seenTail_ = 0;  // in_->tail as progress() last saw it, while receives were pending
-  uint64_t seenHead_ = 0;  // out_->head as progress() last saw it, while waiting for room
+  // Sleeping needs to know whether the FIFO changed after progress() last looked at it. Only a
+  // progress() that a prepareToSleep() asked for (watch_) records the counters, at its start:
+  // loading them on every poll would pull the tail's line away from a producer that stores it
+  // with each message, where a small message is seen by its stamp alone.
+  bool watch_ = false;     // the next progress() records the counters
+  bool watched_ = false;   // the last progress() recorded them and moved nothing
+  uint64_t seenTail_ = 0;  // in_->tail at the start of that progress()
+  uint64_t seenHead_ = 0;  // out_->head at the start of that progress()
 };
 
 }  // namespace braid
