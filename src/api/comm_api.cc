@@ -229,7 +229,10 @@ braidResult_t braidCommFinalize(braidComm_t comm) {
 
 braidResult_t braidCommDestroy(braidComm_t comm) {
   return guarded("braidCommDestroy", comm, [&] {
-    { CommRef check(comm); }
+    {
+      CommRef check(comm);
+      check->drainHeaders();
+    }
     retireComm(reinterpret_cast<Comm*>(comm));
   });
 }

@@ -312,6 +312,15 @@ Connection& Comm::connection(int peer) {
   return *slot;
 }
 
+void Comm::drainHeaders() {
+  if (asyncError_.load() != braidSuccess || aborted_.load()) return;
+  try {
+    settleHeaders(0);
+  } catch (const Error&) {
+    // A peer that is gone or failed has nothing more to send: close now.
+  }
+}
+
 void Comm::ensureUsable() {
   if (asyncError_.load() != braidSuccess) {
     fail(asyncError_.load(), "the communicator failed earlier and cannot be used: ", failure_);

@@ -171,6 +171,12 @@ class Comm {
   braidResult_t asyncError() const { return asyncError_.load(); }
   // Ends every wait of this communicator, its device work's included.
   void abort();
+  // Before a destroy closes the connections: takes the headers the previous rank still owes for
+  // calls this rank has finished (an eager rank's last few, see settleHeaders). Closed with them
+  // unread, a tcp connection is reset instead of ended, and the peer's send of them fails in a
+  // call that should succeed. Waits at most the timeout; skipped once the communicator failed or
+  // was aborted, and errors are dropped: the destroy goes on regardless.
+  void drainHeaders();
 
   // The proxy that runs this communicator's calls on device buffers, made on first use; null
   // from deviceProxyIfMade() until then.
