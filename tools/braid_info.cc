@@ -3,7 +3,8 @@
 // transport it would use for each kind of peer, the algorithms it has, and every BRAID_* parameter
 // with its current value and doc. BRAID_TOPO_FILE shows another machine's placement.
 // `braid-info --params-markdown` prints the README's parameter table (a test keeps them equal);
-// `--tuning` and `--calibrate FILE` show and measure the cost model (braid_info_tuning.h).
+// `--tuning`, `--calibrate FILE` and `--calibrate-link FILE` show and measure the cost model
+// (braid_info_tuning.h).
 #include <dlfcn.h>
 
 #include <cstdio>
@@ -168,9 +169,11 @@ int main(int argc, char** argv) {
   }
   if (argc > 1 && std::strcmp(argv[1], "--tuning") == 0) return printTuning(argc - 2, argv + 2);
   if (argc == 3 && std::strcmp(argv[1], "--calibrate") == 0) return calibrate(argv[2]);
+  if (argc == 3 && std::strcmp(argv[1], "--calibrate-link") == 0) return calibrateLink(argv[2]);
   if (argc > 1) {
     fprintf(stderr,
-            "usage: braid-info [--params-markdown | --tuning [options] | --calibrate FILE]\n");
+            "usage: braid-info [--params-markdown | --tuning [options] | --calibrate FILE | "
+            "--calibrate-link FILE]\n");
     return std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ? 0 : 2;
   }
   return printSummary();

@@ -146,10 +146,11 @@ double measureReduce(size_t bytes) {
 // broadcast (one transfer) of 2 KiB, the direct rates from broadcasts at kLarge and kCached,
 // the staged one from a recursive-doubling step at kCached (an exchange each rank combines from
 // its slots), each less the parts already known.
-braid::LinkConstants measureLink(const char* transport, size_t chunkBytes,
-                                 double reduceCacheBytesPerUs) {
+// `time(algo, kind, bytes, iters)` runs one measurement between the 2 ranks: us per call.
+template <typename Time>
+braid::LinkConstants measureLink(Time&& time, size_t chunkBytes, double reduceCacheBytesPerUs) {
   auto timed = [&](const char* algo, braid::OpKind kind, size_t bytes, int iters) {
-    return median5([&] { return timeCallUs(transport, algo, kind, bytes, iters); });
+    return median5([&] { return time(algo, kind, bytes, iters); });
   };
   constexpr double kRamp = braid::kRampBytes;
   double small = timed("recdbl", braid::OpKind::kAllReduce, 8, 4000);
@@ -244,9 +245,14 @@ int calibrate(const char* file) {
     printf(
         "measuring shm (2 ranks: recursive doubling at 8 B and 128 KiB, broadcast at 2 KiB, 128 "
         "KiB and 32 MiB)...\n");
-    c.shm = measureLink("shm", chunk, c.reduceCacheBytesPerUs);
+    auto over = [](const char* transport) {
+      return [transport](const char* algo, braid::OpKind kind, size_t bytes, int iters) {
+        return timeCallUs(transport, algo, kind, bytes, iters);
+      };
+    };
+    c.shm = measureLink(over("shm"), chunk, c.reduceCacheBytesPerUs);
     printf("measuring tcp over loopback...\n");
-    c.tcp = measureLink("tcp", chunk, c.reduceCacheBytesPerUs);
+    c.tcp = measureLink(over("tcp"), chunk, c.reduceCacheBytesPerUs);
     std::ofstream out(file);
     char host[256] = "?";
     gethostname(host, sizeof(host) - 1);
@@ -262,6 +268,90 @@ int calibrate(const char* file) {
     return 0;
   } catch (const braid::Error& e) {
     fprintf(stderr, "braid-info --calibrate: %s\n", e.what());
+    return 1;
+  }
+}
+
+namespace {
+
+// One measurement on a communicator both ranks already share: us per call, as rank 0 timed it
+// (rank 1 runs the same calls). The communicator's algorithm rules fix what each collective runs.
+double timeOnComm(braidComm_t comm, braid::OpKind kind, size_t bytes, int iters) {
+  size_t count = bytes / sizeof(float);
+  std::vector<float> in(count, 1.0f), out(count);
+  auto run = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      braidResult_t r =
+          kind == braid::OpKind::kAllReduce
+              ? braidAllReduce(in.data(), out.data(), count, braidFloat32, braidSum, comm, nullptr)
+              : braidBroadcast(in.data(), out.data(), count, braidFloat32, 0, comm, nullptr);
+      if (r != braidSuccess) braid::fail(r, braidGetLastError(comm));
+    }
+  };
+  run(iters / 10 + 2);
+  auto t0 = std::chrono::steady_clock::now();
+  run(iters);
+  auto t1 = std::chrono::steady_clock::now();
+  return std::chrono::duration<double, std::micro>(t1 - t0).count() / iters;
+}
+
+}  // namespace
+
+int calibrateLink(const char* file) {
+  braidComm_t comm = nullptr;
+  try {
+    braidConfig_t config = BRAID_CONFIG_INITIALIZER;
+    config.algo = "allreduce=recdbl;broadcast=tree";
+    config.timeoutMs = 60000;  // a failed peer ends the measurement instead of hanging it
+    if (braidCommInitFromEnv(&comm, &config) != braidSuccess) {
+      braid::fail(braidInvalidUsage, "cannot join the ranks (", braidGetLastError(nullptr),
+                  "); start 2 ranks with braidrun, or mpirun with BRAID_COMM_ID=host:port");
+    }
+    auto* c = reinterpret_cast<braid::Comm*>(comm);
+    if (c->nranks() != 2) {
+      braid::fail(braidInvalidUsage, "--calibrate-link takes exactly 2 ranks, not ", c->nranks());
+    }
+    double reduceCache = measureReduce(kCached);
+    size_t chunk = braid::CommSettings::fromEnvironment(nullptr).chunkBytes;
+    // Rank 1's reduction rate may differ; rank 0's is the one its result uses, so it is shared.
+    braidBroadcast(&reduceCache, &reduceCache, 1, braidFloat64, 0, comm, nullptr);
+    std::string transport = c->connection(c->rank() ^ 1).transportName();
+    if (c->rank() == 0) {
+      printf("measuring the %s link between rank 0 and rank 1 (%s)...\n", transport.c_str(),
+             c->hostOf(0) == c->hostOf(1) ? "one host" : "two hosts");
+    }
+    braid::LinkConstants link =
+        measureLink([comm](const char*, braid::OpKind kind, size_t bytes,
+                           int iters) { return timeOnComm(comm, kind, bytes, iters); },
+                    chunk, reduceCache);
+    if (c->rank() == 0) {
+      braid::CostConstants all = braid::loadCostConstants("", "");
+      (transport == "shm" ? all.shm : transport == "ib" ? all.ib : all.tcp) = link;
+      // Only the measured link's lines: the file adds to the built-in constants, or to another
+      // calibration's file appended to it.
+      std::string text;
+      std::string prefix = transport + ".";
+      std::string lines = braid::formatCostConstants(all);
+      for (size_t at = 0; at < lines.size();) {
+        size_t end = lines.find('\n', at);
+        std::string line = lines.substr(at, end - at + 1);
+        if (line.compare(0, prefix.size(), prefix) == 0) text += line;
+        at = end + 1;
+      }
+      char host[256] = "?";
+      gethostname(host, sizeof(host) - 1);
+      std::ofstream out(file);
+      out << "# braid-info --calibrate-link on " << host << ": " << transport
+          << " between rank 0 and rank 1\n"
+          << text;
+      if (!out) braid::fail(braidSystemError, "cannot write ", file);
+      printf("%swritten to %s; use it with BRAID_TUNING_FILE=%s\n", text.c_str(), file, file);
+    }
+    braidCommDestroy(comm);
+    return 0;
+  } catch (const braid::Error& e) {
+    fprintf(stderr, "braid-info --calibrate-link: %s\n", e.what());
+    if (comm != nullptr) braidCommAbort(comm);
     return 1;
   }
 }
