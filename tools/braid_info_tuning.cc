@@ -311,10 +311,12 @@ int calibrateLink(const char* file) {
     if (c->nranks() != 2) {
       braid::fail(braidInvalidUsage, "--calibrate-link takes exactly 2 ranks, not ", c->nranks());
     }
-    double reduceCache = measureReduce(kCached);
+    double reduceCache = median5([] { return measureReduce(kCached); });
     size_t chunk = braid::CommSettings::fromEnvironment(nullptr).chunkBytes;
     // Rank 1's reduction rate may differ; rank 0's is the one its result uses, so it is shared.
-    braidBroadcast(&reduceCache, &reduceCache, 1, braidFloat64, 0, comm, nullptr);
+    braidResult_t rc =
+        braidBroadcast(&reduceCache, &reduceCache, 1, braidFloat64, 0, comm, nullptr);
+    if (rc != braidSuccess) braid::fail(rc, braidGetLastError(comm));
     std::string transport = c->connection(c->rank() ^ 1).transportName();
     if (c->rank() == 0) {
       printf("measuring the %s link between rank 0 and rank 1 (%s)...\n", transport.c_str(),

@@ -314,11 +314,17 @@ Connection& Comm::connection(int peer) {
 
 void Comm::drainHeaders() {
   if (asyncError_.load() != braidSuccess || aborted_.load()) return;
+  int64_t timeout = settings_.timeoutMs;
+  if (timeout <= 0 || timeout > kDrainGraceMs) settings_.timeoutMs = kDrainGraceMs;
   try {
+    std::unique_lock<std::mutex> exclusive;
+    if (DeviceProxy* proxy = deviceProxyIfMade()) exclusive = proxy->exclusive();
     settleHeaders(0);
-  } catch (const Error&) {
-    // A peer that is gone or failed has nothing more to send: close now.
+  } catch (const Error& e) {
+    BRAID_WARN(kInit, "rank %d: destroying without waiting further for its neighbours: %s", rank(),
+               e.what());
   }
+  settings_.timeoutMs = timeout;
 }
 
 void Comm::ensureUsable() {
@@ -442,9 +448,11 @@ void Comm::sleepInPoll(const Deadline& d) {
   pollSet_.clear();
   bootstrap_->addControlFds(&pollSet_);
   size_t control = pollSet_.size();
-  for (Connection* c : open_) {
-    if (!c->prepareToSleep(&pollSet_)) return;
-  }
+  // Every connection is asked, so those that want one more poll first all get it in the same one.
+  bool sleep = true;
+  for (Connection* c : open_)
+    sleep = c->prepareToSleep(&pollSet_) && sleep;
+  if (!sleep) return;
   int rc = poll(pollSet_.data(), pollSet_.size(), d.pollTimeoutMs());
   if (rc <= 0) return;
   for (size_t i = 0; i < control; ++i) {

@@ -172,11 +172,15 @@ class Comm {
   // Ends every wait of this communicator, its device work's included.
   void abort();
   // Before a destroy closes the connections: takes the headers the previous rank still owes for
-  // calls this rank has finished (an eager rank's last few, see settleHeaders). Closed with them
-  // unread, a tcp connection is reset instead of ended, and the peer's send of them fails in a
-  // call that should succeed. Waits at most the timeout; skipped once the communicator failed or
-  // was aborted, and errors are dropped: the destroy goes on regardless.
+  // calls this rank has finished (an eager rank's last few, see settleHeaders), after any device
+  // work still on its streams. Closed with them unread, a tcp connection is reset instead of
+  // ended, and the peer's send of them fails in a call that should succeed. Best effort: it
+  // waits at most kDrainGraceMs (or the timeout, if shorter) with nothing arriving, plus up to
+  // 1 s for a failure notice as every timeout does (about 5 s in all), is skipped
+  // once the communicator failed or was aborted, and a failure is logged, not thrown: the
+  // destroy goes on regardless.
   void drainHeaders();
+  static constexpr int64_t kDrainGraceMs = 4000;
 
   // The proxy that runs this communicator's calls on device buffers, made on first use; null
   // from deviceProxyIfMade() until then.

@@ -73,7 +73,8 @@ class Connection {
   virtual bool progress() = 0;
   // Before the caller sleeps in poll(): appends the descriptors (and events) whose readiness
   // means progress() has work. Returns false when there is work already, so sleeping would lose
-  // a wake-up (a transport whose peer signals through memory checks here, after arming).
+  // a wake-up (a transport whose peer signals through memory checks here, after arming), or when
+  // it needs one more progress() first to be able to tell.
   virtual bool prepareToSleep(std::vector<pollfd>* fds) = 0;
   // Stops all traffic now (the communicator failed): the peer sees the connection close.
   virtual void shutdown() = 0;

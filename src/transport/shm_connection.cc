@@ -420,10 +420,11 @@ void ShmConnection::recvDone() {
 bool ShmConnection::progress() {
   if (!ready() && !advanceHandshake()) return false;
   bool moved = false;
-  // Recorded before looking: what is published later shows as a change, never as seen.
+  // Recorded before looking: what is published later shows as a change, never as seen. (A side
+  // that starts waiting for room during this poll finds the head "changed" and polls again.)
   if (watch_) {
-    seenTail_ = in_->tail.load();
-    seenHead_ = out_->head.load();
+    if (!recvs_.empty()) seenTail_ = in_->tail.load();
+    if (waitingForRoom()) seenHead_ = out_->head.load();
   }
   // Small pieces (an operation's header and a short payload) go out under one publish: one store
   // for the peer to see instead of one per piece. Large ones are published as each is written, so
@@ -584,7 +585,10 @@ bool ShmConnection::prepareToSleep(std::vector<pollfd>* fds) {
     fds->push_back(pollfd{side_.get(), POLLIN, 0});
     return true;
   }
-  if ((!waitingForRoom() && recvs_.empty()) || peerClosed_) return true;
+  if ((!waitingForRoom() && recvs_.empty()) || peerClosed_) {
+    watch_ = false;  // nothing to wait for here: polls need not record anything
+    return true;
+  }
   if (!watched_) {
     watch_ = true;  // poll once more, recording the counters first
     return false;

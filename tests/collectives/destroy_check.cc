@@ -1,8 +1,10 @@
 // A rank that runs ahead and destroys its communicator at once must not break the others' last
-// calls: `braidrun -n N destroy_check broadcast|reduce`. The eager ranks (the broadcast root,
-// the reduce's leaves) make 3 calls, within the window of unchecked headers, and destroy
+// calls: `braidrun -n N destroy_check broadcast|reduce|absent`. The eager ranks (the broadcast
+// root, the reduce's leaves) make 3 calls, within the window of unchecked headers, and destroy
 // straight away; the others start 300 ms later. Every rank checks its data (exact integers) and
-// that every call and the destroy succeed. Exit status 0 when all of that held on this rank.
+// that every call and the destroy succeed. In `absent` the others never make the calls: they
+// destroy after 7 s, and the root's destroy must still succeed, having waited no longer than
+// its grace (about 5 s). Exit status 0 when all of that held on this rank.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -25,8 +27,8 @@ int32_t valueOf(int call, int rank, size_t i) {
 
 int main(int argc, char** argv) {
   std::string mode = argc == 2 ? argv[1] : "";
-  if (mode != "broadcast" && mode != "reduce") {
-    fprintf(stderr, "usage: destroy_check broadcast|reduce\n");
+  if (mode != "broadcast" && mode != "reduce" && mode != "absent") {
+    fprintf(stderr, "usage: destroy_check broadcast|reduce|absent\n");
     return 2;
   }
   braidComm_t comm = nullptr;
@@ -38,11 +40,12 @@ int main(int argc, char** argv) {
   int nranks = 0;
   braidCommUserRank(comm, &rank);
   braidCommCount(comm, &nranks);
-  bool broadcast = mode == "broadcast";
+  bool absent = mode == "absent";
+  bool broadcast = mode != "reduce";
   bool eager = broadcast ? rank == 0 : rank != 0;
-  if (!eager) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  if (!eager) std::this_thread::sleep_for(std::chrono::milliseconds(absent ? 7000 : 300));
   int failures = 0;
-  for (int call = 0; call < kCalls; ++call) {
+  for (int call = 0; call < kCalls && (eager || !absent); ++call) {
     std::vector<int32_t> in(kCount), out(kCount, -1);
     for (size_t i = 0; i < kCount; ++i)
       in[i] = valueOf(call, rank, i);
@@ -69,8 +72,17 @@ int main(int argc, char** argv) {
       }
     }
   }
+  auto start = std::chrono::steady_clock::now();
   if (braidCommDestroy(comm) != braidSuccess) {
     fprintf(stderr, "rank %d: destroy failed: %s\n", rank, braidGetLastError(nullptr));
+    ++failures;
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
+  if (absent && eager && ms > 6000) {
+    fprintf(stderr, "rank %d: destroy took %lld ms, beyond its grace\n", rank,
+            static_cast<long long>(ms));
     ++failures;
   }
   printf("rank %d: %d failures\n", rank, failures);

@@ -20,7 +20,7 @@ for transport in shm tcp; do
   want=$(printf '%s\n' latency_us gbps cache_gbps staged_cache_gbps ramp_gbps |
     sed "s/^/$transport./" | sort | tr '\n' ' ')
   [[ $keys == "$want" ]] && ok || bad "$transport: keys '$keys', expected '$want'"
-  if grep -v '^#' "$file" | awk -F= '!($2 > 0) {exit 1}'; then ok; else bad "$transport: a value is not positive"; fi
+  if grep -v '^#' "$file" | awk -F= '!($2 + 0 > 0) {exit 1}'; then ok; else bad "$transport: a value is not positive"; fi
   grep -q "^# braid-info --calibrate-link on .*: $transport between rank 0 and rank 1" "$file" &&
     ok || bad "$transport: no header line"
   latency=$(grep "^$transport.latency_us=" "$file" | cut -d= -f2)
