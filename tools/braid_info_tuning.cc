@@ -2,6 +2,7 @@
 // constants on this machine.
 #include "braid_info_tuning.h"
 
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -183,9 +184,14 @@ int printTuning(int argc, char** argv) {
   in.nranks = o.ranks;
   in.hosts = o.hosts;
   in.chunkBytes = braid::CommSettings::fromEnvironment(nullptr).chunkBytes;
-  // As the library reckons it: each host's ranks against this machine's CPUs.
+  // As the library reckons it: each host's ranks against the CPUs they may run on (this
+  // process's, as if every rank were started like it).
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  long cpus = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 ? CPU_COUNT(&allowed)
+                                                                   : sysconf(_SC_NPROCESSORS_ONLN);
   double perHost = std::ceil(static_cast<double>(o.ranks) / o.hosts);
-  double perCore = std::max(1.0, perHost / static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN)));
+  double perCore = std::max(1.0, perHost / static_cast<double>(std::max(1L, cpus)));
   if (!o.tsv) {
     printf("cost model constants (%s):\n%s\n", k.source.c_str(),
            braid::formatCostConstants(k).c_str());

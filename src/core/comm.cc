@@ -2,10 +2,13 @@
 #include "core/comm.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <sstream>
 
@@ -134,20 +137,49 @@ Comm::Comm(CommSettings settings, std::unique_ptr<Bootstrap> bootstrap, int cuda
   probeIbPort();
   mine.ibFabric = ib_.fabric;
   mine.forcesIb = settings_.transport == "ib";
-  mine.cpus = static_cast<int32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  setCpuMask(&mine);
   bootstrap_->allgather(peers_.data(), sizeof(PeerInfo));
   setRingOrder();
   setLinks();
   logProcessTopology();
-  auto ranksOn = [&](uint64_t host) {
-    return std::count_if(peers_.begin(), peers_.end(),
-                         [&](const PeerInfo& p) { return p.host == host; });
-  };
-  spin_ = ranksOn(mine.host) <= mine.cpus ? kSpin : std::chrono::microseconds(0);
-  for (const PeerInfo& p : peers_) {
-    double perCore = static_cast<double>(ranksOn(p.host)) / static_cast<double>(p.cpus);
-    links_.ranksPerCore = std::max(links_.ranksPerCore, perCore);
+  // Every rank computes the same figure from the same data, so all of them choose alike.
+  for (const PeerInfo& p : peers_)
+    links_.ranksPerCore = std::max(links_.ranksPerCore, ranksPerCoreOn(p.host));
+  double shared = ranksPerCoreOn(mine.host);
+  spin_ = shared <= 1 ? kSpin : std::chrono::microseconds(0);
+  BRAID_INFO(kInit, "rank %d: %.3g ranks per core on this host (%s), %.3g on the busiest", rank(),
+             shared, spin_.count() > 0 ? "waits spin first" : "waits yield at once",
+             links_.ranksPerCore);
+}
+
+void Comm::setCpuMask(PeerInfo* info) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+    long online = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+    for (long cpu = 0; cpu < online && cpu < CPU_SETSIZE; ++cpu)
+      CPU_SET(static_cast<int>(cpu), &allowed);
   }
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    int bit = cpu % PeerInfo::kCpuMaskBits;
+    info->cpuMask[bit / 64] |= uint64_t{1} << (bit % 64);
+  }
+}
+
+double Comm::ranksPerCoreOn(uint64_t host) const {
+  uint64_t cpus[PeerInfo::kCpuMaskBits / 64] = {};
+  int ranks = 0;
+  for (const PeerInfo& p : peers_) {
+    if (p.host != host) continue;
+    ++ranks;
+    for (size_t w = 0; w < std::size(cpus); ++w)
+      cpus[w] |= p.cpuMask[w];
+  }
+  int count = 0;
+  for (uint64_t w : cpus)
+    count += std::popcount(w);
+  return static_cast<double>(ranks) / std::max(1, count);
 }
 
 void Comm::setRingOrder() {

@@ -97,8 +97,9 @@ class Comm {
     int hosts = 1;
     std::string inside = "shm";
     std::string across = "shm";
-    // The most ranks per CPU on any host, at least 1: every rank computes the same, as the cost
-    // model's inputs must be (ranks that chose different algorithms would wait for each other).
+    // The most ranks per CPU on any host (its ranks over the CPUs they may run on together), at
+    // least 1: every rank computes the same, as the cost model's inputs must be (ranks that
+    // chose different algorithms would wait for each other).
     double ranksPerCore = 1;
   };
   const Links& links() const { return links_; }
@@ -208,7 +209,10 @@ class Comm {
     int32_t allowsShm;  // neither BRAID_SHM_DISABLE nor BRAID_TRANSPORT=tcp or ib
     IbFabric ibFabric;  // the fabric of its verbs port; kNone: no port, or ib not wanted
     int32_t forcesIb;   // BRAID_TRANSPORT=ib: ib even to peers on its own host
-    int32_t cpus;       // CPUs online on its host
+    // The CPUs it may run on (sched_getaffinity; CPU i is bit i % kCpuMaskBits): a host's ranks
+    // share the union of theirs, so ranks pinned together count as sharing cores.
+    static constexpr int kCpuMaskBits = 1024;
+    uint64_t cpuMask[kCpuMaskBits / 64];
   };
 
   // Builds a bootstrap for a communicator with these settings (shared by init and split).
@@ -218,6 +222,9 @@ class Comm {
  private:
   // Orders the ring from the allgathered host identities.
   void setRingOrder();
+  static void setCpuMask(PeerInfo* info);
+  // A host's ranks over the CPUs they may run on together.
+  double ranksPerCoreOn(uint64_t host) const;
   void setLinks();
   // The transport for peer and why, e.g. {"shm", "same host"}.
   std::pair<const char*, std::string> chooseTransport(int peer) const;
