@@ -143,8 +143,12 @@ Comm::Comm(CommSettings settings, std::unique_ptr<Bootstrap> bootstrap, int cuda
   setLinks();
   logProcessTopology();
   // Every rank computes the same figure from the same data, so all of them choose alike.
-  for (const PeerInfo& p : peers_)
+  std::vector<uint64_t> hosts;
+  for (const PeerInfo& p : peers_) {
+    if (std::find(hosts.begin(), hosts.end(), p.host) != hosts.end()) continue;
+    hosts.push_back(p.host);
     links_.ranksPerCore = std::max(links_.ranksPerCore, ranksPerCoreOn(p.host));
+  }
   double shared = ranksPerCoreOn(mine.host);
   spin_ = shared <= 1 ? kSpin : std::chrono::microseconds(0);
   BRAID_INFO(kInit, "rank %d: %.3g ranks per core on this host (%s), %.3g on the busiest", rank(),
@@ -155,31 +159,49 @@ Comm::Comm(CommSettings settings, std::unique_ptr<Bootstrap> bootstrap, int cuda
 void Comm::setCpuMask(PeerInfo* info) {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
+  // (A kernel built for more than CPU_SETSIZE CPUs refuses this set: every CPU counts then.)
   if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
     long online = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
     for (long cpu = 0; cpu < online && cpu < CPU_SETSIZE; ++cpu)
       CPU_SET(static_cast<int>(cpu), &allowed);
   }
+  static_assert(CPU_SETSIZE <= PeerInfo::kCpuMaskBits);
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (!CPU_ISSET(cpu, &allowed)) continue;
-    int bit = cpu % PeerInfo::kCpuMaskBits;
-    info->cpuMask[bit / 64] |= uint64_t{1} << (bit % 64);
+    if (CPU_ISSET(cpu, &allowed)) info->cpuMask[cpu / 64] |= uint64_t{1} << (cpu % 64);
   }
 }
 
 double Comm::ranksPerCoreOn(uint64_t host) const {
-  uint64_t cpus[PeerInfo::kCpuMaskBits / 64] = {};
+  constexpr size_t kWords = PeerInfo::kCpuMaskBits / 64;
+  auto within = [](const uint64_t* a, const uint64_t* b) {  // a's CPUs are all in b
+    for (size_t w = 0; w < kWords; ++w) {
+      if ((a[w] & ~b[w]) != 0) return false;
+    }
+    return true;
+  };
+  auto count = [](const uint64_t* m) {
+    int n = 0;
+    for (size_t w = 0; w < kWords; ++w)
+      n += std::popcount(m[w]);
+    return std::max(1, n);
+  };
+  // The busiest set of CPUs: for each rank's set, the ranks confined to it, over its size; and
+  // all of the host's ranks over the CPUs any of them may use. Three ranks pinned to one CPU
+  // share it even when a fourth may run anywhere.
+  uint64_t all[kWords] = {};
   int ranks = 0;
+  double most = 0;
   for (const PeerInfo& p : peers_) {
     if (p.host != host) continue;
     ++ranks;
-    for (size_t w = 0; w < std::size(cpus); ++w)
-      cpus[w] |= p.cpuMask[w];
+    for (size_t w = 0; w < kWords; ++w)
+      all[w] |= p.cpuMask[w];
+    int inside = 0;
+    for (const PeerInfo& q : peers_)
+      inside += q.host == host && within(q.cpuMask, p.cpuMask) ? 1 : 0;
+    most = std::max(most, static_cast<double>(inside) / count(p.cpuMask));
   }
-  int count = 0;
-  for (uint64_t w : cpus)
-    count += std::popcount(w);
-  return static_cast<double>(ranks) / std::max(1, count);
+  return std::max(most, static_cast<double>(ranks) / count(all));
 }
 
 void Comm::setRingOrder() {

@@ -209,8 +209,8 @@ class Comm {
     int32_t allowsShm;  // neither BRAID_SHM_DISABLE nor BRAID_TRANSPORT=tcp or ib
     IbFabric ibFabric;  // the fabric of its verbs port; kNone: no port, or ib not wanted
     int32_t forcesIb;   // BRAID_TRANSPORT=ib: ib even to peers on its own host
-    // The CPUs it may run on (sched_getaffinity; CPU i is bit i % kCpuMaskBits): a host's ranks
-    // share the union of theirs, so ranks pinned together count as sharing cores.
+    // The CPUs it may run on (sched_getaffinity, which covers CPU_SETSIZE = 1024 CPUs): ranks
+    // pinned together count as sharing cores (ranksPerCoreOn).
     static constexpr int kCpuMaskBits = 1024;
     uint64_t cpuMask[kCpuMaskBits / 64];
   };
@@ -223,7 +223,7 @@ class Comm {
   // Orders the ring from the allgathered host identities.
   void setRingOrder();
   static void setCpuMask(PeerInfo* info);
-  // A host's ranks over the CPUs they may run on together.
+  // A host's ranks per CPU where they are most crowded (see the definition).
   double ranksPerCoreOn(uint64_t host) const;
   void setLinks();
   // The transport for peer and why, e.g. {"shm", "same host"}.
