@@ -595,7 +595,12 @@ std::unique_ptr<Comm> Comm::split(int color, int key, const braidConfig_t* confi
   child->joinWithTable(std::move(table), newRank);
   BRAID_INFO(kInit, "split: color %d key %d -> rank %d of %zu", color, key, newRank,
              members.size());
-  return std::make_unique<Comm>(std::move(childSettings), std::move(child), cudaDevice_);
+  auto made = std::make_unique<Comm>(std::move(childSettings), std::move(child), cudaDevice_);
+  // The parent's other ranks still run on these CPUs (in sibling communicators, say): the child
+  // is at least as crowded as its parent. Every member agrees on the parent's figure.
+  made->links_.ranksPerCore = std::max(made->links_.ranksPerCore, links_.ranksPerCore);
+  if (spin_.count() == 0) made->spin_ = spin_;
+  return made;
 }
 
 }  // namespace braid

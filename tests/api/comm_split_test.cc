@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/comm.h"
 #include "support/thread_ranks.h"
 
 namespace braid::test {
@@ -93,6 +94,25 @@ TEST_F(CommSplit, EqualKeysKeepOldRankOrder) {
   splitAndCheck([](int r) { return r % 2; }, [](int) { return 7; });
   // Two key classes: odd old ranks first, each class in old-rank order.
   splitAndCheck([](int) { return 4; }, [](int r) { return r % 2 == 1 ? -1 : 1; });
+}
+
+// The children of a split share the CPUs their parent's ranks run on: they count at least the
+// parent's ranks per core (the cost model's and the spin-or-yield figure). 8 thread ranks on a
+// machine with fewer than 8 CPUs make the parent crowded; each child alone (4 ranks) less so.
+TEST_F(CommSplit, ChildrenAreAtLeastAsCrowdedAsTheirParent) {
+  auto ran = runRanks<int>(kWorld, [](braidComm_t comm, int rank) {
+    braidComm_t sub = nullptr;
+    EXPECT_EQ(braidCommSplit(comm, rank % 2, rank, &sub, nullptr), braidSuccess)
+        << braidGetLastError(comm);
+    if (sub == nullptr) return 0;
+    double parent = reinterpret_cast<Comm*>(comm)->links().ranksPerCore;
+    double child = reinterpret_cast<Comm*>(sub)->links().ranksPerCore;
+    EXPECT_EQ(child, parent) << "rank " << rank;
+    EXPECT_EQ(braidCommDestroy(sub), braidSuccess);
+    return 1;
+  });
+  for (int r = 0; r < kWorld; ++r)
+    EXPECT_EQ(ran[static_cast<size_t>(r)], 1) << "rank " << r << " did not run";
 }
 
 TEST_F(CommSplit, NoColorYieldsNullAndOthersStillSplit) {
