@@ -333,19 +333,9 @@ int calibrateLink(const char* file) {
                            int iters) { return timeOnComm(comm, kind, bytes, iters); },
                     chunk, reduceCache);
     if (c->rank() == 0) {
-      braid::CostConstants all = braid::loadCostConstants("", "");
-      (transport == "shm" ? all.shm : transport == "ib" ? all.ib : all.tcp) = link;
       // Only the measured link's lines: the file adds to the built-in constants, or to another
       // calibration's file appended to it.
-      std::string text;
-      std::string prefix = transport + ".";
-      std::string lines = braid::formatCostConstants(all);
-      for (size_t at = 0; at < lines.size();) {
-        size_t end = lines.find('\n', at);
-        std::string line = lines.substr(at, end - at + 1);
-        if (line.compare(0, prefix.size(), prefix) == 0) text += line;
-        at = end + 1;
-      }
+      std::string text = braid::formatLinkConstants(transport, link);
       char host[256] = "?";
       gethostname(host, sizeof(host) - 1);
       std::ofstream out(file);

@@ -179,20 +179,21 @@ const CostConstants& costConstants() {
   return c;
 }
 
-std::string formatCostConstants(const CostConstants& c) {
-  std::string text;
+std::string formatLinkConstants(const std::string& name, const LinkConstants& l) {
   char line[256];
-  auto link = [&](const char* name, const LinkConstants& l) {
-    snprintf(line, sizeof(line),
-             "%s.latency_us=%.3g\n%s.gbps=%.3g\n%s.cache_gbps=%.3g\n%s.staged_cache_gbps=%.3g\n"
-             "%s.ramp_gbps=%.3g\n",
-             name, l.latencyUs, name, l.bytesPerUs / 1000, name, l.cacheBytesPerUs / 1000, name,
-             l.stagedCacheBytesPerUs / 1000, name, l.rampBytesPerUs / 1000);
-    text += line;
-  };
-  link("shm", c.shm);
-  link("tcp", c.tcp);
-  link("ib", c.ib);
+  const char* n = name.c_str();
+  snprintf(line, sizeof(line),
+           "%s.latency_us=%.3g\n%s.gbps=%.3g\n%s.cache_gbps=%.3g\n%s.staged_cache_gbps=%.3g\n"
+           "%s.ramp_gbps=%.3g\n",
+           n, l.latencyUs, n, l.bytesPerUs / 1000, n, l.cacheBytesPerUs / 1000, n,
+           l.stagedCacheBytesPerUs / 1000, n, l.rampBytesPerUs / 1000);
+  return line;
+}
+
+std::string formatCostConstants(const CostConstants& c) {
+  std::string text = formatLinkConstants("shm", c.shm) + formatLinkConstants("tcp", c.tcp) +
+                     formatLinkConstants("ib", c.ib);
+  char line[256];
   snprintf(line, sizeof(line), "reduce.gbps=%.3g\nreduce.cache_gbps=%.3g\ncache_kib=%.0f\n",
            c.reduceBytesPerUs / 1000, c.reduceCacheBytesPerUs / 1000, c.cacheBytes / 1024);
   return text + line;

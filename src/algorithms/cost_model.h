@@ -60,6 +60,8 @@ const CostConstants& costConstants();
 CostConstants loadCostConstants(const std::string& file, const std::string& overrides);
 // The file format loadCostConstants reads: one `key=value` per line, # comments.
 std::string formatCostConstants(const CostConstants& c);
+// One link's lines of that format, keys prefixed with `name` ("shm", "tcp" or "ib").
+std::string formatLinkConstants(const std::string& name, const LinkConstants& l);
 // The share of a call of `bytes` (messageBytes) that runs at the cache rates: 1 while its input
 // and output take at most half the cache, 0 from twice the cache on, log-linear between.
 double cacheShare(const CostConstants& c, size_t bytes);

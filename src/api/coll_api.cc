@@ -260,12 +260,6 @@ void enqueueOnDevice(Comm& comm, std::span<const QueuedOp* const> ops) {
   });
 }
 
-// Device work in flight on comm finishes first, and cannot start while the lock is held.
-std::unique_lock<std::mutex> holdDeviceWork(Comm& comm) {
-  if (DeviceProxy* proxy = comm.deviceProxyIfMade()) return proxy->exclusive();
-  return {};
-}
-
 // Runs (or, on device buffers, enqueues) one communicator's share of a call or group.
 void runComm(Comm& comm, std::span<const QueuedOp* const> ops) {
   size_t onDevice = 0;
@@ -276,7 +270,8 @@ void runComm(Comm& comm, std::span<const QueuedOp* const> ops) {
     fail(braidInvalidUsage, "a group mixes host-buffer and stream-ordered calls for rank ",
          comm.rank(), "; put them in separate groups");
   }
-  std::unique_lock<std::mutex> exclusive = holdDeviceWork(comm);
+  // Device work in flight on this communicator finishes first, and cannot start meanwhile.
+  std::unique_lock<std::mutex> exclusive = comm.holdDeviceWork();
   runQueue(comm, ops);
 }
 
@@ -412,7 +407,7 @@ braidResult_t collective(const char* fn, braidComm_t handle, OpKind kind, const 
     bool onDevice = streamOrdered(kinds, stream);
     if (tlsGroup.depth == 0 && !onDevice) {
       // The common case, run at once without queueing (the caller holds comm for the call).
-      std::unique_lock<std::mutex> exclusive = holdDeviceWork(*comm.get());
+      std::unique_lock<std::mutex> exclusive = comm->holdDeviceWork();
       LogRankScope scope(comm->rank());
       runCollective(*comm.get(), args, algorithm);
       return;

@@ -223,7 +223,7 @@ braidResult_t braidCommFinalize(braidComm_t comm) {
     CommRef c(comm);
     // Host-buffer calls complete before they return; device-buffer calls still on their streams
     // are waited for here.
-    if (DeviceProxy* proxy = c->deviceProxyIfMade()) proxy->exclusive();
+    c->holdDeviceWork();
   });
 }
 

@@ -144,12 +144,14 @@ Comm::Comm(CommSettings settings, std::unique_ptr<Bootstrap> bootstrap, int cuda
   logProcessTopology();
   // Every rank computes the same figure from the same data, so all of them choose alike.
   std::vector<uint64_t> hosts;
+  double shared = 1;  // this host's
   for (const PeerInfo& p : peers_) {
     if (std::find(hosts.begin(), hosts.end(), p.host) != hosts.end()) continue;
     hosts.push_back(p.host);
-    links_.ranksPerCore = std::max(links_.ranksPerCore, ranksPerCoreOn(p.host));
+    double f = ranksPerCoreOn(p.host);
+    links_.ranksPerCore = std::max(links_.ranksPerCore, f);
+    if (p.host == mine.host) shared = f;
   }
-  double shared = ranksPerCoreOn(mine.host);
   spin_ = shared <= 1 ? kSpin : std::chrono::microseconds(0);
   BRAID_INFO(kInit, "rank %d: %.3g ranks per core on this host (%s), %.3g on the busiest", rank(),
              shared, spin_.count() > 0 ? "waits spin first" : "waits yield at once",
@@ -366,13 +368,17 @@ Connection& Comm::connection(int peer) {
   return *slot;
 }
 
+std::unique_lock<std::mutex> Comm::holdDeviceWork() {
+  if (DeviceProxy* proxy = deviceProxyIfMade()) return proxy->exclusive();
+  return {};
+}
+
 void Comm::drainHeaders() {
   if (asyncError_.load() != braidSuccess || aborted_.load()) return;
   int64_t timeout = settings_.timeoutMs;
   if (timeout <= 0 || timeout > kDrainGraceMs) settings_.timeoutMs = kDrainGraceMs;
   try {
-    std::unique_lock<std::mutex> exclusive;
-    if (DeviceProxy* proxy = deviceProxyIfMade()) exclusive = proxy->exclusive();
+    std::unique_lock<std::mutex> exclusive = holdDeviceWork();
     settleHeaders(0);
   } catch (const Error& e) {
     BRAID_WARN(kInit, "rank %d: destroying without waiting further for its neighbours: %s", rank(),

@@ -187,6 +187,9 @@ class Comm {
   // from deviceProxyIfMade() until then.
   DeviceProxy& deviceProxy();
   DeviceProxy* deviceProxyIfMade();
+  // Waits for the device work in flight (DeviceProxy::exclusive) and holds the proxy off while
+  // the lock is held; an empty lock when there is no proxy.
+  std::unique_lock<std::mutex> holdDeviceWork();
 
   void setLastError(const std::string& text);
   const char* lastError();
