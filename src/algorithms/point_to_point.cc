@@ -53,19 +53,19 @@ void runPointToPoint(Comm& comm, const std::vector<PointToPointOp>& ops) {
     if (op.peer == comm.rank()) continue;
     OpHeader h;
     h.count = op.count;
-    h.type = op.type;
+    h.type = static_cast<int8_t>(op.type);
     h.root = op.peer;
     Connection& conn = comm.connection(op.peer);
     size_t bytes = op.count * op.typeSize;
     if (op.isSend) {
       h.kind = OpKind::kSend;
-      h.seq = comm.nextSendSeq(op.peer);
+      h.seq = static_cast<uint32_t>(comm.nextSendSeq(op.peer));
       sentHeaders.push_back(h);
       conn.postSend(&sentHeaders.back(), sizeof(OpHeader));
       if (bytes > 0) conn.postSendDirect(op.buffer, bytes);
     } else {
       h.kind = OpKind::kRecv;
-      h.seq = comm.nextRecvSeq(op.peer);
+      h.seq = static_cast<uint32_t>(comm.nextRecvSeq(op.peer));
       auto& q = inbox[static_cast<size_t>(op.peer)];
       q.push_back(Incoming{true, h, {}});
       conn.postRecv(&q.back().theirs, sizeof(OpHeader));

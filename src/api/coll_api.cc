@@ -145,8 +145,8 @@ void runCollective(Comm& comm, const CollArgs& args, const Algorithm& algorithm)
     OpHeader h;
     h.kind = args.kind;
     h.count = args.count;
-    h.type = args.type;
-    h.op = args.op;
+    h.type = static_cast<int8_t>(args.type);
+    h.op = static_cast<int8_t>(args.op);
     h.root = args.root;
     comm.beginCollective(h, messageBytes(comm, args));
     BRAID_TRACE(kColl, "%s: algorithm %s", comm.currentCall().c_str(), algorithm.name);

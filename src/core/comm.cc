@@ -396,7 +396,7 @@ void Comm::ensureUsable() {
 void Comm::beginCollective(OpHeader header, size_t bytes) {
   ensureUsable();
   settleHeaders(kHeaderWindow - 1);
-  header.seq = collSeq_++;
+  header.seq = static_cast<uint32_t>(collSeq_++);
   currentHeader_ = header;
   beginOperation(bytes);
   if (nranks() == 1) return;

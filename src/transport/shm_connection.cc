@@ -2,9 +2,11 @@
 #include "transport/shm_connection.h"
 
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -20,13 +22,29 @@ namespace {
 constexpr size_t kNameBytes = 96;
 // Where the handshake message carries the address the peer's probe reads (after the path).
 constexpr size_t kProbeOffset = 80;
+// And whether its sender issues a membarrier before it sleeps (see notifyConsumer()).
+constexpr size_t kBarrierOffset = 88;
 // Handshake acknowledgements: mapped, and whether the probe could read the sender's memory.
 constexpr char kAckMapped = 1;
 constexpr char kAckMappedAndReadable = 2;
 constexpr size_t kBatchBelowBytes = 4096;
 
+// Whether this process takes part in MEMBARRIER_CMD_GLOBAL_EXPEDITED: a rank about to sleep can
+// then order every running rank's memory accesses with one system call, so the ranks that wake it
+// need no fence of their own. Registered on first use; false where the kernel (or a seccomp
+// filter) refuses, and every side then fences.
+bool membarrierRegistered() {
+  static const bool registered = [] {
+    long commands = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    long wanted = MEMBARRIER_CMD_GLOBAL_EXPEDITED | MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED;
+    return commands >= 0 && (commands & wanted) == wanted &&
+           syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+  }();
+  return registered;
+}
+
 size_t segmentBytes(size_t slotBytes, int nslots) {
-  return sizeof(ShmConnection::Fifo) +
+  return sizeof(ShmConnection::Fifo) + ShmConnection::kRingBytes +
          ShmConnection::slotStride(slotBytes) * static_cast<size_t>(nslots);
 }
 
@@ -116,6 +134,7 @@ ShmConnection::ShmConnection(int peer, Fd side, size_t slotBytes, int nslots, si
   in_ = reinterpret_cast<Fifo*>(inSeg_.data());
   auto probe = reinterpret_cast<uint64_t>(in_);
   std::memcpy(name + kProbeOffset, &probe, sizeof(probe));
+  name[kBarrierOffset] = membarrierRegistered() ? 1 : 0;
   sendAll(side_.get(), name, sizeof(name), deadline,
           "shared-memory set-up with rank " + std::to_string(peer));
   setNonBlocking(side_.get(), true);
@@ -144,6 +163,7 @@ bool ShmConnection::advanceHandshake() {
     uint64_t probe = 0;
     std::memcpy(&probe, peerName_ + kProbeOffset, sizeof(probe));
     peerName_[kProbeOffset - 1] = '\0';
+    fenceFree_ = membarrierRegistered() && peerName_[kBarrierOffset] == 1;
     if (std::sscanf(peerName_, "/proc/%d/fd/", &peerPid_) != 1) {
       fail(braidRemoteError, what, ": bad path");
     }
@@ -164,6 +184,7 @@ void ShmConnection::ring(std::atomic<uint32_t>& sleeping) {
 }
 
 void ShmConnection::publish() {
+  unnotified_ = false;  // the records written before are covered by this store's ordering
   out_->tail.store(sendTail_, std::memory_order_seq_cst);
   ring(out_->consumerSleeping);
 }
@@ -203,74 +224,76 @@ void ShmConnection::markDescriptor(uint64_t index, bool descriptor) {
   out_->descriptors.store(descriptorMask_, std::memory_order_relaxed);  // published with the tail
 }
 
-namespace {
-
-size_t alignUp(size_t n, size_t a) {
-  return (n + a - 1) / a * a;
+bool ShmConnection::ringHasRoom(size_t bytes) const {
+  uint64_t offset = ringTail_ % kRingBytes;
+  uint64_t need = recordBytes(bytes);
+  if (offset + need > kRingBytes) need += kRingBytes - offset;  // the rest of the lap is skipped
+  if (ringTail_ + need - ringHeadSeen_ <= kRingBytes) return true;
+  ringHeadSeen_ = out_->ringHead.load(std::memory_order_acquire);
+  return ringTail_ + need - ringHeadSeen_ <= kRingBytes;
 }
 
-// The stamp before a slot's data: its index + 1 once it holds packed messages (never 0).
-std::atomic_ref<uint64_t> stampOf(char* slot) {
-  return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(slot - ShmConnection::kSlotHeader));
-}
-
-// The bytes a packed slot uses, after the stamp.
-uint64_t* usedOf(char* slot) {
-  return reinterpret_cast<uint64_t*>(slot - ShmConnection::kSlotHeader + sizeof(uint64_t));
-}
-
-}  // namespace
-
-bool ShmConnection::packs(size_t bytes) const {
-  return bytes > 0 && bytes <= kPackMaxMessage && bytes <= packLimit();
-}
-
-void ShmConnection::pack(const void* data, size_t bytes) {
-  std::memcpy(slot(outSeg_.data(), sendTail_) + packFill_, data, bytes);
-  packFill_ = alignUp(packFill_ + bytes, kPackAlign);
-  packing_ = true;
-}
-
-void ShmConnection::closePacked() {
-  if (!packing_) return;
-  char* s = slot(outSeg_.data(), sendTail_);
-  *usedOf(s) = packFill_;
-  markDescriptor(sendTail_, false);
-  stampOf(s).store(sendTail_ + 1, std::memory_order_release);
-  ++sendTail_;
-  packFill_ = 0;
-  packing_ = false;
-}
-
-bool ShmConnection::packedArrived() const {
-  return packRead_ > 0 ||
-         stampOf(slot(inSeg_.data(), recvHead_)).load(std::memory_order_acquire) == recvHead_ + 1;
-}
-
-const char* ShmConnection::packedMessage() const {
-  return slot(inSeg_.data(), recvHead_) + packRead_;
-}
-
-bool ShmConnection::packedFits(size_t bytes) const {
-  uint64_t used = *usedOf(slot(inSeg_.data(), recvHead_));
-  return used <= alignUp(packLimit(), kPackAlign) && alignUp(packRead_ + bytes, kPackAlign) <= used;
-}
-
-const char* ShmConnection::consumePacked(size_t bytes) {
-  char* s = slot(inSeg_.data(), recvHead_);
-  const char* message = s + packRead_;
-  uint64_t used = *usedOf(s);
-  size_t next = alignUp(packRead_ + bytes, kPackAlign);
-  if (!packedFits(bytes)) {
-    fail(braidRemoteError, "rank ", peer(), " packed ", used,
-         " bytes into a slot where a message of ", bytes, " bytes was expected");
+void ShmConnection::writeRecord(const void* data, size_t bytes) {
+  char* base = outSeg_.data();
+  uint64_t offset = ringTail_ % kRingBytes;
+  if (offset + recordBytes(bytes) > kRingBytes) {
+    stampAt(base, ringTail_).store(stampFor(ringTail_, kWrapLength), std::memory_order_release);
+    ringTail_ += kRingBytes - offset;
   }
-  packRead_ = next;
-  if (next == used) {
-    packRead_ = 0;
-    ++recvHead_;
+  std::memcpy(base + sizeof(Fifo) + ringTail_ % kRingBytes + sizeof(uint64_t), data, bytes);
+  stampAt(base, ringTail_).store(stampFor(ringTail_, bytes), std::memory_order_release);
+  ringTail_ += recordBytes(bytes);
+  unnotified_ = true;
+}
+
+bool ShmConnection::recordArrived() const {
+  char* base = inSeg_.data();
+  uint64_t stamp = stampAt(base, ringRead_).load(std::memory_order_acquire);
+  if (stamp == stampFor(ringRead_, kWrapLength)) {
+    ringRead_ += kRingBytes - ringRead_ % kRingBytes;
+    stamp = stampAt(base, ringRead_).load(std::memory_order_acquire);
   }
-  return message;
+  return stamp >> 16 == stampFor(ringRead_, 0) >> 16;
+}
+
+uint64_t ShmConnection::recordLength() const {
+  return stampAt(inSeg_.data(), ringRead_).load(std::memory_order_relaxed) & 0xffff;
+}
+
+const char* ShmConnection::recordData() const {
+  return inSeg_.data() + sizeof(Fifo) + ringRead_ % kRingBytes + sizeof(uint64_t);
+}
+
+const char* ShmConnection::consumeRecord(size_t bytes) {
+  uint64_t length = recordLength();
+  if (length != bytes) {
+    fail(braidRemoteError, "rank ", peer(), " sent a small message of ", length,
+         " bytes where one of ", bytes, " bytes was expected");
+  }
+  const char* data = recordData();
+  ringRead_ += recordBytes(bytes);
+  if (ringRead_ - ringReleased_ >= kRingBytes / 4) releaseRing();
+  return data;
+}
+
+void ShmConnection::releaseRing() {
+  ringReleased_ = ringRead_;
+  in_->ringHead.store(ringReleased_, std::memory_order_seq_cst);
+  ring(in_->producerSleeping);
+}
+
+void ShmConnection::notifyConsumer() {
+  unnotified_ = false;
+  // The stamps must be visible before the flag is loaded, or a peer that arms it meanwhile and
+  // finds no stamp would sleep through them. A fence does it by waiting here for the stamps'
+  // cache lines, which the peer is polling; with fenceFree_ the peer's membarrier, issued between
+  // arming and its last look, does it instead, and only the compiler must keep the order.
+  if (fenceFree_) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  ring(out_->consumerSleeping);
 }
 
 bool ShmConnection::probeRead(uint64_t address) const {
@@ -347,7 +370,8 @@ size_t ShmConnection::readDescriptor(std::deque<PendingRecv>::iterator first) {
 }
 
 bool ShmConnection::sendSlotFree() const {
-  return ready() && sends_.empty() && outHasRoom();
+  // The slot may be posted with a small message, which goes to the ring.
+  return ready() && sends_.empty() && outHasRoom() && ringHasRoom(kSmallMaxMessage);
 }
 
 void* ShmConnection::sendSlot() {
@@ -356,15 +380,14 @@ void* ShmConnection::sendSlot() {
 
 void ShmConnection::postSlot(size_t bytes) {
   if (bytes == 0) return;
-  if (packs(bytes)) {
-    // The receiver expects it packed: it is, already in place, once stamped.
-    packFill_ = alignUp(bytes, kPackAlign);
-    packing_ = true;
-    closePacked();
-  } else {
-    markDescriptor(sendTail_, false);
-    ++sendTail_;
+  if (small(bytes)) {
+    // The receiver expects it in the ring (the slot was only a place to write it).
+    writeRecord(slot(outSeg_.data(), sendTail_), bytes);
+    notifyConsumer();
+    return;
   }
+  markDescriptor(sendTail_, false);
+  ++sendTail_;
   publish();
 }
 
@@ -392,23 +415,22 @@ bool ShmConnection::recvReady() const {
   if (recvs_.empty() || !ready()) return false;
   const PendingRecv& r = recvs_.front();
   if (r.data != nullptr || r.bytes == 0) return r.done == r.bytes;
-  if (packs(r.bytes)) return packedArrived();
+  if (small(r.bytes)) return recordArrived();
   return inHasData() && !isDescriptor(recvHead_);
 }
 
 const void* ShmConnection::recvData() const {
   const PendingRecv& r = recvs_.front();
   if (r.data != nullptr) return r.data;
-  if (packs(r.bytes)) return packedMessage();
+  if (small(r.bytes)) return recordData();
   return slot(inSeg_.data(), recvHead_);
 }
 
 void ShmConnection::recvDone() {
   const PendingRecv& r = recvs_.front();
   if (r.data == nullptr && r.bytes > 0) {
-    if (packs(r.bytes)) {
-      consumePacked(r.bytes);
-      if (packRead_ == 0) release();
+    if (small(r.bytes)) {
+      consumeRecord(r.bytes);
     } else {
       ++recvHead_;
       release();
@@ -423,12 +445,18 @@ bool ShmConnection::progress() {
   // Recorded before looking: what is published later shows as a change, never as seen. (A side
   // that starts waiting for room during this poll finds the head "changed" and polls again.)
   if (watch_) {
-    if (!recvs_.empty()) seenTail_ = in_->tail.load();
-    if (waitingForRoom()) seenHead_ = out_->head.load();
+    if (!recvs_.empty()) {
+      seenTail_ = in_->tail.load();
+      seenStamp_ = stampAt(inSeg_.data(), ringRead_).load();
+    }
+    if (waitingForRoom()) {
+      seenHead_ = out_->head.load();
+      seenRingHead_ = out_->ringHead.load();
+    }
   }
-  // Small pieces (an operation's header and a short payload) go out under one publish: one store
-  // for the peer to see instead of one per piece. Large ones are published as each is written, so
-  // the peer can start on them.
+  // Slot pieces under kBatchBelowBytes go out under one publish: one store for the peer to see
+  // instead of one per piece. Large ones are published as each is written, so the peer can start
+  // on them. Records (small messages) need no publish: one notifyConsumer() covers them all.
   bool unpublished = false;
   bool singleCopy = peerReadsMe_ && operationBytes_ >= singleCopyMin_ &&
                     (singleCopyMax_ == 0 || operationBytes_ <= singleCopyMax_);
@@ -438,26 +466,22 @@ bool ShmConnection::progress() {
   size_t sendBudget = slotBytes_;
   while (!sends_.empty() && sendBudget > 0) {
     PendingSend& s = sends_.front();
-    bool small = packs(s.bytes);
-    if (packing_ && !(small && packFill_ + s.bytes <= packLimit())) {
-      closePacked();  // full, or a large message follows
-      unpublished = true;
-    }
-    if (!packing_ && !outHasRoom()) break;
-    if (small) {
-      pack(s.data, s.bytes);
+    if (small(s.bytes)) {
+      if (!ringHasRoom(s.bytes)) break;
+      writeRecord(s.data, s.bytes);
       sendBudget -= std::min(sendBudget, s.bytes);
       sends_.pop_front();
       moved = true;
       continue;
     }
+    if (!outHasRoom()) break;
     if (s.direct && s.done == 0 && singleCopy) {
       Descriptor d{reinterpret_cast<uint64_t>(s.data), s.bytes};
       sends_.pop_front();
       // Direct sends queued behind it that continue its memory go in the same descriptor: the
       // receiver reads them with one system call, which beyond the caches is up to 2x faster
       // than one per chunk.
-      while (!sends_.empty() && sends_.front().direct && !packs(sends_.front().bytes) &&
+      while (!sends_.empty() && sends_.front().direct && !small(sends_.front().bytes) &&
              sends_.front().done == 0 &&
              reinterpret_cast<uint64_t>(sends_.front().data) == d.address + d.bytes) {
         d.bytes += sends_.front().bytes;
@@ -482,11 +506,8 @@ bool ShmConnection::progress() {
     moved = true;
     if (s.done == s.bytes) sends_.pop_front();
   }
-  if (packing_) {
-    closePacked();
-    unpublished = true;
-  }
   if (unpublished) publish();
+  if (unnotified_) notifyConsumer();
   // A single-copy send is done once the peer has released its descriptor's slot.
   while (!awaitingRead_.empty() &&
          (awaitingRead_.front() <= sendHeadSeen_ ||
@@ -503,23 +524,21 @@ bool ShmConnection::progress() {
     if (r.done == r.bytes && r.data != nullptr) continue;
     if (r.data == nullptr) {
       // Only postSendDirect goes single-copy, and only toward a receive into caller memory.
-      if (!packs(r.bytes) && r.bytes > 0 && inHasData() && isDescriptor(recvHead_)) {
+      if (!small(r.bytes) && r.bytes > 0 && inHasData() && isDescriptor(recvHead_)) {
         fail(braidInternalError, "rank ", peer(),
              " sent a single-copy message where a staged one was expected");
       }
       break;
     }
-    if (packs(r.bytes)) {
-      // A small message is always packed: its slot's stamp shows it arrived, without a look at
-      // the tail's cache line.
-      if (!packedArrived()) break;
+    if (small(r.bytes)) {
+      // Its stamp shows it arrived, without a look at the tail's cache line.
+      if (!recordArrived()) break;
       // Sizes that disagree are an error, but a message before this one (an operation's header)
       // may say why better: it is looked at first.
-      if (it != recvs_.begin() && !packedFits(r.bytes)) break;
-      std::memcpy(r.data, consumePacked(r.bytes), r.bytes);
+      if (it != recvs_.begin() && recordLength() != r.bytes) break;
+      std::memcpy(r.data, consumeRecord(r.bytes), r.bytes);
       r.done = r.bytes;
       recvBudget -= std::min(recvBudget, r.bytes);
-      unreleased = unreleased || packRead_ == 0;
       moved = true;
       continue;
     }
@@ -561,8 +580,12 @@ bool ShmConnection::progress() {
            errnoText("recv", errno));
     }
   }
+  // A poll with nothing to do hands back what the ring holds consumed: the peer may be waiting for
+  // room while this rank waits for something else.
+  if (!moved && ringRead_ != ringReleased_) releaseRing();
   if (peerClosed_ && !moved) {
-    bool starved = !recvs_.empty() && !recvReady() && !inHasData();
+    bool starved = !recvs_.empty() && !recvReady() &&
+                   !(small(recvs_.front().bytes) ? recordArrived() : inHasData());
     bool stuck = !sends_.empty() || !awaitingRead_.empty();
     if (starved || stuck) {
       fail(braidRemoteError, "rank ", peer(),
@@ -576,8 +599,10 @@ bool ShmConnection::progress() {
 }
 
 bool ShmConnection::changedSinceProgress() const {
-  return (!recvs_.empty() && in_->tail.load() != seenTail_) ||
-         (waitingForRoom() && out_->head.load() != seenHead_);
+  return (!recvs_.empty() && (in_->tail.load() != seenTail_ ||
+                              stampAt(inSeg_.data(), ringRead_).load() != seenStamp_)) ||
+         (waitingForRoom() &&
+          (out_->head.load() != seenHead_ || out_->ringHead.load() != seenRingHead_));
 }
 
 bool ShmConnection::prepareToSleep(std::vector<pollfd>* fds) {
@@ -594,7 +619,13 @@ bool ShmConnection::prepareToSleep(std::vector<pollfd>* fds) {
     return false;
   }
   // Arm first, then look again: a peer that changed the FIFO before seeing the flag is seen here.
-  if (!recvs_.empty()) in_->consumerSleeping.store(1);
+  if (!recvs_.empty()) {
+    in_->consumerSleeping.store(1);
+    // Orders the stamps of a peer that skipped its fence (notifyConsumer()) before the look
+    // below; issued by every rank that can, so the peer's choice needs no more than the
+    // handshake's word.
+    if (membarrierRegistered()) syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
+  }
   if (waitingForRoom()) out_->producerSleeping.store(1);
   armed_ = true;
   if (changedSinceProgress()) return false;

@@ -2,7 +2,8 @@
 // in an anonymous shared-memory file (memfd) created by its consumer, so first touch puts the
 // pages on the consumer's NUMA node. The producer opens it through /proc/<pid>/fd/<n>; it never
 // has a name, so no crash, not even SIGKILL, can leave anything in /dev/shm. Head and tail
-// counters sit on their own cache lines.
+// counters sit on their own cache lines. Messages of up to 1 KiB skip the slots: they go as
+// records in a ring beside them (see small()).
 //  - A staged receive hands the algorithm the slot in place; a fused step reads it once.
 //  - sendSlot() is the next slot of the peer's FIFO itself, so a fused step writes it once.
 //  - Caller-memory sends and receives are copied through the slots piece by piece, except that in
@@ -21,7 +22,8 @@
 //    (sendFromBroadcastRoot), which would leave its receiver every copy.
 // A one-stream TCP side channel to the peer carries the set-up, serves as the doorbell that wakes
 // a peer sleeping in poll() (it arms a flag in shared memory first; whoever changes the FIFO
-// rings if the flag is set), and its end-of-file is how a dead peer is noticed.
+// rings if the flag is set; see notifyConsumer() for the barrier that makes this safe), and its
+// end-of-file is how a dead peer is noticed.
 #pragma once
 
 #include <sys/uio.h>
@@ -97,14 +99,16 @@ class ShmConnection final : public Connection {
   bool prepareToSleep(std::vector<pollfd>* fds) override;
   void shutdown() override;
 
-  // Each slot: a header of kSlotHeader bytes (used only by packed slots), then slotBytes of data.
-  static constexpr size_t kSlotHeader = 16;
-  static size_t slotStride(size_t slotBytes) { return (slotBytes + kSlotHeader + 63) / 64 * 64; }
+  static size_t slotStride(size_t slotBytes) { return (slotBytes + 63) / 64 * 64; }
+  // The small-message ring (see small()) before the slots, and the messages it carries.
+  static constexpr size_t kRingBytes = 8192;
+  static constexpr size_t kSmallMaxMessage = 1024;
 
   struct alignas(64) Fifo {
-    alignas(64) std::atomic<uint64_t> tail;  // slots published by the producer
-    std::atomic<uint64_t> descriptors;       // bit i: slot i holds a Descriptor (tail's line)
-    alignas(64) std::atomic<uint64_t> head;  // slots released by the consumer
+    alignas(64) std::atomic<uint64_t> tail;      // slots published by the producer
+    std::atomic<uint64_t> descriptors;           // bit i: slot i holds a Descriptor (tail's line)
+    alignas(64) std::atomic<uint64_t> head;      // slots released by the consumer
+    alignas(64) std::atomic<uint64_t> ringHead;  // bytes of the small-message ring released
     alignas(64) std::atomic<uint32_t> consumerSleeping;
     alignas(64) std::atomic<uint32_t> producerSleeping;
   };
@@ -115,8 +119,8 @@ class ShmConnection final : public Connection {
   bool advanceHandshake();
   bool ready() const { return state_ == State::kReady; }
   char* slot(char* base, uint64_t index) const {
-    return base + sizeof(Fifo) + (index % static_cast<uint64_t>(nslots_)) * slotStride(slotBytes_) +
-           kSlotHeader;
+    return base + sizeof(Fifo) + kRingBytes +
+           (index % static_cast<uint64_t>(nslots_)) * slotStride(slotBytes_);
   }
   void publish();           // the slots written so far (sendTail_) toward the peer
   void release();           // the slots consumed so far (recvHead_) back to the peer
@@ -147,26 +151,41 @@ class ShmConnection final : public Connection {
   };
   bool isDescriptor(uint64_t index) const;
   void markDescriptor(uint64_t index, bool descriptor);  // before the slot is published
-  // Small messages travel packed, back to back in one slot: an operation's header and a short
-  // payload reach the peer in one slot and one publish. Whether a message is packed follows from
-  // its size alone, which both sides know, so a receiver expecting a small one polls the stamp
-  // in its slot's header (the slot's index + 1, stored last) instead of the tail's cache line:
-  // one cache line moves per message instead of three. The header, kSlotHeader bytes before the
-  // data, holds the stamp and the bytes used; the messages follow at multiples of kPackAlign.
-  // Only packing writes a header, so no stale bytes pass for a stamp.
-  size_t packLimit() const { return std::min(slotBytes_, kPackMaxSlot); }
-  bool packs(size_t bytes) const;
-  // Appends a message to the packed slot sendTail_, opening it if none is.
-  void pack(const void* data, size_t bytes);
-  // Stamps the packed slot being filled, if any: it is published with the next publish().
-  void closePacked();
-  bool packedArrived() const;  // the next small message is in slot recvHead_
-  // Where the next message starts in the packed slot recvHead_; and moving past it, `bytes` long,
-  // once checked against what the sender packed (returns where it starts; the slot moves on when
-  // it was the last, and stays valid until release()).
-  const char* packedMessage() const;
-  const char* consumePacked(size_t bytes);
-  bool packedFits(size_t bytes) const;  // a message of `bytes` is next in the packed slot
+  // Small messages (1..kSmallMaxMessage bytes; both sides know every message's size, so both know
+  // which these are) travel in a ring of kRingBytes beside the slots, each as a record: an 8-byte
+  // stamp, stored last, then the bytes, padded to kRecordAlign. The stamp holds the record's
+  // position in the stream (which only grows, so a record left from an earlier lap never passes
+  // for a new one) and the message's length, which the receiver checks against the one it
+  // expects. Records never wrap: one that would not fit before the ring's end is preceded by a
+  // stamp that sends the reader to the start. So a small message costs no slot and no publish of
+  // the tail: the receiver polls its stamp, and a sender that runs ahead fills cache lines with
+  // several records that the receiver takes in one transfer. The receiver hands the space back
+  // lazily (the ring's head, on its own cache line): after a quarter of the ring, and whenever a
+  // poll finds nothing to do, so a sender never waits for room that a waiting receiver holds.
+  static constexpr size_t kRecordAlign = 16;
+  static constexpr uint64_t kWrapLength = 0xffff;  // a stamp's length field: go to the ring's start
+  static bool small(size_t bytes) { return bytes > 0 && bytes <= kSmallMaxMessage; }
+  static size_t recordBytes(size_t bytes) {
+    return (sizeof(uint64_t) + bytes + kRecordAlign - 1) / kRecordAlign * kRecordAlign;
+  }
+  static uint64_t stampFor(uint64_t position, uint64_t length) {
+    return (position / kRecordAlign + 1) << 16 | length;
+  }
+  std::atomic_ref<uint64_t> stampAt(char* base, uint64_t position) const {
+    return std::atomic_ref<uint64_t>(
+        *reinterpret_cast<uint64_t*>(base + sizeof(Fifo) + position % kRingBytes));
+  }
+  bool ringHasRoom(size_t bytes) const;  // for a record of a `bytes` message, with any wrap
+  void writeRecord(const void* data, size_t bytes);
+  // The next record has arrived (moving past a wrap stamp); its message's length.
+  bool recordArrived() const;
+  uint64_t recordLength() const;
+  const char* recordData() const;
+  // Moves past the next record once its length is checked against `bytes`; returns its data,
+  // valid until releaseRing().
+  const char* consumeRecord(size_t bytes);
+  void releaseRing();     // the ring's bytes consumed so far (ringRead_) back to the peer
+  void notifyConsumer();  // after records written without a publish: wakes a sleeping peer
   // Whether this process can read the peer's memory at `address` (sent in the handshake).
   bool probeRead(uint64_t address) const;
   // Copies `bytes` from the peer's memory at `address` into the pieces of `local`, in order.
@@ -192,12 +211,14 @@ class ShmConnection final : public Connection {
   int peerPid_ = 0;
   bool peerReadsMe_ = false;     // the peer's probe read this process: sends may go single-copy
   uint64_t descriptorMask_ = 0;  // out_->descriptors as this side last wrote it
-  static constexpr size_t kPackAlign = 16;
-  static constexpr size_t kPackMaxMessage = 1024;
-  static constexpr size_t kPackMaxSlot = 4096;
-  bool packing_ = false;         // the slot sendTail_ is being packed
-  size_t packFill_ = 0;          // its bytes used so far
-  size_t packRead_ = 0;          // offset of the next message in the packed slot recvHead_
+  // The ring: bytes written toward the peer, and the peer's head when last loaded; the next
+  // record to read from the peer, and how far this side has released.
+  uint64_t ringTail_ = 0;
+  mutable uint64_t ringHeadSeen_ = 0;
+  mutable uint64_t ringRead_ = 0;
+  uint64_t ringReleased_ = 0;
+  bool unnotified_ = false;      // records written since the last publish or notifyConsumer()
+  bool fenceFree_ = false;       // the peer issues a membarrier before sleeping (notifyConsumer())
   uint64_t descriptorRead_ = 0;  // bytes of the descriptor at recvHead_ read so far
   static constexpr size_t kMaxReadPieces = 64;  // receives one read fills at most
   std::vector<iovec> readPieces_;               // their pieces (kept to spare allocations)
@@ -219,10 +240,12 @@ class ShmConnection final : public Connection {
   // progress() that a prepareToSleep() asked for (watch_) records the counters, at its start:
   // loading them on every poll would pull the tail's line away from a producer that stores it
   // with each message, where a small message is seen by its stamp alone.
-  bool watch_ = false;     // the next progress() records the counters
-  bool watched_ = false;   // the last progress() recorded them and moved nothing
-  uint64_t seenTail_ = 0;  // in_->tail at the start of that progress()
-  uint64_t seenHead_ = 0;  // out_->head at the start of that progress()
+  bool watch_ = false;         // the next progress() records the counters
+  bool watched_ = false;       // the last progress() recorded them and moved nothing
+  uint64_t seenTail_ = 0;      // in_->tail at the start of that progress()
+  uint64_t seenHead_ = 0;      // out_->head at the start of that progress()
+  uint64_t seenStamp_ = 0;     // the stamp at ringRead_ then
+  uint64_t seenRingHead_ = 0;  // out_->ringHead then
 };
 
 }  // namespace braid

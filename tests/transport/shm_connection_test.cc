@@ -1,11 +1,13 @@
-// ShmConnection's single copy and packing, driven from one thread (both ends in one process, so
-// the receiver reads the sender's memory with memcpy; between processes the same logic calls
-// process_vm_readv, which the forked matrix tests cover):
+// ShmConnection's single copy and small-message ring, driven from one thread (both ends in one
+// process, so the receiver reads the sender's memory with memcpy; between processes the same logic
+// calls process_vm_readv, which the forked matrix tests cover):
 //  - direct sends that continue each other's memory go as one descriptor, the receiver scatters
 //    it over the receives it covers as they are posted, and a descriptor that does not end where
 //    a message does is refused;
-//  - small messages (up to 1 KiB) share slots, from caller memory or staged, in any mix with
-//    large ones, and a packed slot that does not hold what the receiver expects is refused.
+//  - small messages (up to 1 KiB) go through the ring, from caller memory or staged, in any mix
+//    with large ones, round the ring and past its end; a sender waiting for room gets it from a
+//    receiver that polls with nothing to do; a message of a length the receiver does not expect
+//    is refused.
 #include <sys/socket.h>
 
 #include <gtest/gtest.h>
@@ -153,13 +155,16 @@ void drain(Pair& p) {
   EXPECT_TRUE(p.a->sendsDone());
 }
 
-TEST(ShmPacking, SmallAndLargeMessagesInAnyMixArriveIntact) {
+TEST(ShmRing, SmallAndLargeMessagesInAnyMixArriveIntact) {
   Pair p = connectedPair();
   p.a->beginOperation(2 << 20);  // outside the single-copy window: every byte through the slots
   p.b->beginOperation(2 << 20);
-  // Around the 1 KiB packing limit, a message of a whole slot, and enough small ones to need
-  // several packed slots (2 slots of 4 KiB: the sender waits for room meanwhile).
+  // Around the 1 KiB limit of the ring, a message of a whole slot, and enough small ones to go
+  // round the 8 KiB ring several times, with records that must skip its end (the sender waits
+  // for room meanwhile, which the receiver hands back as it goes).
   std::vector<size_t> sizes = {40, 8, 1024, 1025, 1, 4096, 17, 1000, 1000, 1000, 1000, 1000, 3};
+  for (size_t i = 0; i < 40; ++i)
+    sizes.push_back(i % 3 == 0 ? 1024 : 8 + 97 * i % 1000);
   std::vector<std::vector<char>> in, out;
   for (size_t i = 0; i < sizes.size(); ++i) {
     in.push_back(pattern(sizes[i]));
@@ -173,7 +178,30 @@ TEST(ShmPacking, SmallAndLargeMessagesInAnyMixArriveIntact) {
     EXPECT_EQ(out[i], in[i]) << "message " << i << " of " << sizes[i] << " bytes";
 }
 
-TEST(ShmPacking, StagedSmallMessagesAreReadInPlace) {
+TEST(ShmRing, ASenderWaitingForRoomGetsItFromAReceiverWithNothingToDo) {
+  Pair p = connectedPair();
+  std::vector<char> in = pattern(1000);
+  // 8 records of 1008 bytes fill the ring; the ninth waits for room.
+  size_t n = ShmConnection::kRingBytes / 1008 + 1;
+  for (size_t i = 0; i < n; ++i)
+    p.a->postSend(in.data(), in.size());
+  p.a->progress();
+  EXPECT_FALSE(p.a->sendsDone());
+  // The receiver takes one message, less than the quarter of the ring it hands back unasked.
+  std::vector<char> out(1000);
+  p.b->postRecv(out.data(), out.size());
+  EXPECT_TRUE(p.b->progress());
+  ASSERT_TRUE(p.b->recvReady());
+  p.b->recvDone();
+  p.a->progress();
+  EXPECT_FALSE(p.a->sendsDone());  // not handed back yet
+  EXPECT_FALSE(p.b->progress());   // a poll with nothing to do hands it back
+  p.a->progress();
+  EXPECT_TRUE(p.a->sendsDone());
+  EXPECT_EQ(out, in);
+}
+
+TEST(ShmRing, StagedSmallMessagesAreReadInPlace) {
   Pair p = connectedPair();
   std::vector<char> header = pattern(40);
   std::vector<char> payload = pattern(300);
@@ -204,15 +232,15 @@ TEST(ShmPacking, StagedSmallMessagesAreReadInPlace) {
   EXPECT_EQ(gotHeader2, header2);
 }
 
-TEST(ShmPacking, APackedSlotThatDoesNotHoldTheExpectedMessageIsRefused) {
+TEST(ShmRing, ASmallMessageOfAnotherLengthIsRefused) {
   Pair p = connectedPair();
   std::vector<char> in = pattern(300);
   for (int i = 0; i < 3; ++i)
-    p.a->postSend(in.data(), in.size());  // one slot of three 300-byte messages
+    p.a->postSend(in.data(), in.size());
   p.a->progress();
   std::vector<char> out(2 * 600);
-  p.b->postRecv(out.data(), 600);
-  p.b->postRecv(out.data() + 600, 600);  // would end beyond the 912 bytes packed
+  p.b->postRecv(out.data(), 300);
+  p.b->postRecv(out.data() + 300, 600);  // the second message is 300 bytes
   try {
     // Refused once the first receive has been consumed: an earlier message (a header) may
     // explain the disagreement better, and is looked at first.
@@ -221,10 +249,12 @@ TEST(ShmPacking, APackedSlotThatDoesNotHoldTheExpectedMessageIsRefused) {
       while (p.b->recvReady())
         p.b->recvDone();
     }
-    FAIL() << "three packed messages of 300 bytes filled receives of 600 and 600 bytes";
+    FAIL() << "a small message of 300 bytes filled a receive of 600 bytes";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), braidRemoteError);
-    EXPECT_NE(std::string(e.what()).find("packed"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("small message of 300 bytes where one of 600"),
+              std::string::npos)
+        << e.what();
   }
 }
 
