@@ -58,9 +58,9 @@ Pair makeTcp() {
 Pair makeShm() {
   auto [a, b] = loopbackSockets(1);
   const Deadline deadline = Deadline::after(10000);
-  return {std::make_unique<braid::ShmConnection>(1, std::move(a[0]), kSlotBytes, kSlots, 0, 0,
+  return {std::make_unique<braid::ShmConnection>(1, std::move(a[0]), kSlotBytes, kSlots, 0, 0, true,
                                                  deadline),
-          std::make_unique<braid::ShmConnection>(0, std::move(b[0]), kSlotBytes, kSlots, 0, 0,
+          std::make_unique<braid::ShmConnection>(0, std::move(b[0]), kSlotBytes, kSlots, 0, 0, true,
                                                  deadline)};
 }
 

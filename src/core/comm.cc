@@ -350,9 +350,9 @@ Connection& Comm::connection(int peer) {
                                       : bootstrap_->acceptData(peer, d, keepOthersMoving);
   size_t slotBytes = settings_.chunkBytes;
   if (shm) {
-    slot =
-        std::make_unique<ShmConnection>(peer, std::move(fds[0]), slotBytes, settings_.nslots,
-                                        settings_.shmSingleCopyMin, settings_.shmSingleCopyMax, d);
+    slot = std::make_unique<ShmConnection>(peer, std::move(fds[0]), slotBytes, settings_.nslots,
+                                           settings_.shmSingleCopyMin, settings_.shmSingleCopyMax,
+                                           spin_.count() > 0, d);
     BRAID_INFO(kNet, "rank %d -> rank %d: shm (%s)", rank(), peer, reason.c_str());
   } else if (ib) {
     slot = makeIbConnection(peer, ib_.port, std::move(fds[0]), slotBytes, settings_.nslots, d);

@@ -121,20 +121,21 @@ std::string ShmSegment::path() const {
 }
 
 ShmConnection::ShmConnection(int peer, Fd side, size_t slotBytes, int nslots, size_t singleCopyMin,
-                             size_t singleCopyMax, const Deadline& deadline)
+                             size_t singleCopyMax, bool rarelySleeps, const Deadline& deadline)
     : Connection(peer),
       side_(std::move(side)),
       slotBytes_(slotBytes),
       nslots_(nslots),
       singleCopyMin_(singleCopyMin),
-      singleCopyMax_(singleCopyMax) {
+      singleCopyMax_(singleCopyMax),
+      barrierBeforeSleep_(rarelySleeps && membarrierRegistered()) {
   inSeg_ = ShmSegment::create(segmentBytes(slotBytes, nslots));
   char name[kNameBytes] = {};
   snprintf(name, kProbeOffset, "%s", inSeg_.path().c_str());
   in_ = reinterpret_cast<Fifo*>(inSeg_.data());
   auto probe = reinterpret_cast<uint64_t>(in_);
   std::memcpy(name + kProbeOffset, &probe, sizeof(probe));
-  name[kBarrierOffset] = membarrierRegistered() ? 1 : 0;
+  name[kBarrierOffset] = barrierBeforeSleep_ ? 1 : 0;
   sendAll(side_.get(), name, sizeof(name), deadline,
           "shared-memory set-up with rank " + std::to_string(peer));
   setNonBlocking(side_.get(), true);
@@ -622,9 +623,8 @@ bool ShmConnection::prepareToSleep(std::vector<pollfd>* fds) {
   if (!recvs_.empty()) {
     in_->consumerSleeping.store(1);
     // Orders the stamps of a peer that skipped its fence (notifyConsumer()) before the look
-    // below; issued by every rank that can, so the peer's choice needs no more than the
-    // handshake's word.
-    if (membarrierRegistered()) syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
+    // below, as the handshake promised it.
+    if (barrierBeforeSleep_) syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
   }
   if (waitingForRoom()) out_->producerSleeping.store(1);
   armed_ = true;

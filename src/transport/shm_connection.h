@@ -72,9 +72,11 @@ class ShmConnection final : public Connection {
   // (map the peer's FIFO, swap acknowledgements, drop the handles) happens in progress(), so making
   // a connection never waits for the peer: ranks may open connections in any order.
   // Operations of singleCopyMin..singleCopyMax bytes may go single-copy; singleCopyMin 0: never,
-  // singleCopyMax 0: no limit.
+  // singleCopyMax 0: no limit. rarelySleeps: this rank spins before it sleeps (it has a core to
+  // itself), so a membarrier before each sleep costs little, and spares the peer a fence per
+  // message (notifyConsumer()).
   ShmConnection(int peer, Fd sideChannel, size_t slotBytes, int nslots, size_t singleCopyMin,
-                size_t singleCopyMax, const Deadline& deadline);
+                size_t singleCopyMax, bool rarelySleeps, const Deadline& deadline);
 
   const char* transportName() const override { return "shm"; }
   size_t slotBytes() const override { return slotBytes_; }
@@ -218,7 +220,8 @@ class ShmConnection final : public Connection {
   mutable uint64_t ringRead_ = 0;
   uint64_t ringReleased_ = 0;
   bool unnotified_ = false;      // records written since the last publish or notifyConsumer()
-  bool fenceFree_ = false;       // the peer issues a membarrier before sleeping (notifyConsumer())
+  bool barrierBeforeSleep_;      // this side issues a membarrier before sleeping (and said so)
+  bool fenceFree_ = false;       // the peer issues one: see notifyConsumer()
   uint64_t descriptorRead_ = 0;  // bytes of the descriptor at recvHead_ read so far
   static constexpr size_t kMaxReadPieces = 64;  // receives one read fills at most
   std::vector<iovec> readPieces_;               // their pieces (kept to spare allocations)

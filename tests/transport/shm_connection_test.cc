@@ -36,8 +36,8 @@ Pair connectedPair() {
   int fds[2];
   EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
   Deadline d = Deadline::after(5000);
-  Pair p{std::make_unique<ShmConnection>(1, Fd(fds[0]), kSlotBytes, kSlots, 1, 1 << 20, d),
-         std::make_unique<ShmConnection>(0, Fd(fds[1]), kSlotBytes, kSlots, 1, 1 << 20, d)};
+  Pair p{std::make_unique<ShmConnection>(1, Fd(fds[0]), kSlotBytes, kSlots, 1, 1 << 20, true, d),
+         std::make_unique<ShmConnection>(0, Fd(fds[1]), kSlotBytes, kSlots, 1, 1 << 20, true, d)};
   for (int i = 0; i < 1000 && !(p.a->sendSlotFree() && p.b->recvsDone()); ++i) {
     p.a->progress();
     p.b->progress();
