@@ -2,7 +2,7 @@
 // in an anonymous shared-memory file (memfd) created by its consumer, so first touch puts the
 // pages on the consumer's NUMA node. The producer opens it through /proc/<pid>/fd/<n>; it never
 // has a name, so no crash, not even SIGKILL, can leave anything in /dev/shm. Head and tail
-// counters sit on their own cache lines. Messages of up to 1 KiB skip the slots: they go as
+// counters sit on their own cache lines. Messages of up to 4 KiB skip the slots: they go as
 // records in a ring beside them (see small()).
 //  - A staged receive hands the algorithm the slot in place; a fused step reads it once.
 //  - sendSlot() is the next slot of the peer's FIFO itself, so a fused step writes it once.
@@ -103,8 +103,8 @@ class ShmConnection final : public Connection {
 
   static size_t slotStride(size_t slotBytes) { return (slotBytes + 63) / 64 * 64; }
   // The small-message ring (see small()) before the slots, and the messages it carries.
-  static constexpr size_t kRingBytes = 8192;
-  static constexpr size_t kSmallMaxMessage = 1024;
+  static constexpr size_t kRingBytes = 32768;
+  static constexpr size_t kSmallMaxMessage = 4096;
 
   struct alignas(64) Fifo {
     alignas(64) std::atomic<uint64_t> tail;      // slots published by the producer
@@ -166,6 +166,8 @@ class ShmConnection final : public Connection {
   // poll finds nothing to do, so a sender never waits for room that a waiting receiver holds.
   static constexpr size_t kRecordAlign = 16;
   static constexpr uint64_t kWrapLength = 0xffff;  // a stamp's length field: go to the ring's start
+  static_assert(kSmallMaxMessage < kWrapLength && kRingBytes % kRecordAlign == 0 &&
+                kRingBytes >= 4 * (kSmallMaxMessage + kRecordAlign));
   static bool small(size_t bytes) { return bytes > 0 && bytes <= kSmallMaxMessage; }
   static size_t recordBytes(size_t bytes) {
     return (sizeof(uint64_t) + bytes + kRecordAlign - 1) / kRecordAlign * kRecordAlign;

@@ -4,7 +4,7 @@
 //  - direct sends that continue each other's memory go as one descriptor, the receiver scatters
 //    it over the receives it covers as they are posted, and a descriptor that does not end where
 //    a message does is refused;
-//  - small messages (up to 1 KiB) go through the ring, from caller memory or staged, in any mix
+//  - small messages (up to 4 KiB) go through the ring, from caller memory or staged, in any mix
 //    with large ones, round the ring and past its end; a sender waiting for room gets it from a
 //    receiver that polls with nothing to do; a message of a length the receiver does not expect
 //    is refused.
@@ -24,7 +24,8 @@ namespace {
 
 constexpr size_t kSlotBytes = 4096;
 constexpr int kSlots = 2;
-constexpr size_t kChunk = 1500;  // three chunks: one contiguous run of 4500 bytes
+constexpr size_t kChunk =
+    5000;  // above the ring's 4 KiB; three chunks: a contiguous run of 15000 bytes
 
 struct Pair {
   std::unique_ptr<ShmConnection> a;  // sends
@@ -131,10 +132,10 @@ TEST(ShmSingleCopy, ADescriptorThatSplitsAMessageIsRefused) {
   p.a->progress();
   std::vector<char> out(4 * kChunk, 0);
   p.b->postRecv(out.data(), 2 * kChunk);
-  p.b->postRecv(out.data() + 2 * kChunk, 2 * kChunk);  // would need bytes beyond the 4500 sent
+  p.b->postRecv(out.data() + 2 * kChunk, 2 * kChunk);  // would need bytes beyond the 15000 sent
   try {
     p.b->progress();
-    FAIL() << "a 4500-byte descriptor filled receives of 3000 and 3000 bytes";
+    FAIL() << "a 15000-byte descriptor filled receives of 10000 and 10000 bytes";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), braidRemoteError);
     EXPECT_NE(std::string(e.what()).find("does not end where an expected message does"),
@@ -145,7 +146,7 @@ TEST(ShmSingleCopy, ADescriptorThatSplitsAMessageIsRefused) {
 
 // Moves traffic both ways until b has every receive it posted, consuming them in order.
 void drain(Pair& p) {
-  for (int i = 0; i < 100 && !p.b->recvsDone(); ++i) {
+  for (int i = 0; i < 1000 && !p.b->recvsDone(); ++i) {
     p.a->progress();
     p.b->progress();
     while (p.b->recvReady())
@@ -159,12 +160,12 @@ TEST(ShmRing, SmallAndLargeMessagesInAnyMixArriveIntact) {
   Pair p = connectedPair();
   p.a->beginOperation(2 << 20);  // outside the single-copy window: every byte through the slots
   p.b->beginOperation(2 << 20);
-  // Around the 1 KiB limit of the ring, a message of a whole slot, and enough small ones to go
-  // round the 8 KiB ring several times, with records that must skip its end (the sender waits
-  // for room meanwhile, which the receiver hands back as it goes).
-  std::vector<size_t> sizes = {40, 8, 1024, 1025, 1, 4096, 17, 1000, 1000, 1000, 1000, 1000, 3};
-  for (size_t i = 0; i < 40; ++i)
-    sizes.push_back(i % 3 == 0 ? 1024 : 8 + 97 * i % 1000);
+  // Around the ring's 4 KiB limit (which is also a slot here), messages of several slots, and
+  // enough small ones to go round the ring several times, with records that must skip its end
+  // (the sender waits for room meanwhile, which the receiver hands back as it goes).
+  std::vector<size_t> sizes = {40, 8, 4096, 4097, 1, 10000, 17, 1000, 1000, 1000, 1000, 1000, 3};
+  for (size_t i = 0; i < 100; ++i)
+    sizes.push_back(i % 3 == 0 ? 4096 : 8 + 397 * i % 4000);
   std::vector<std::vector<char>> in, out;
   for (size_t i = 0; i < sizes.size(); ++i) {
     in.push_back(pattern(sizes[i]));
@@ -181,11 +182,12 @@ TEST(ShmRing, SmallAndLargeMessagesInAnyMixArriveIntact) {
 TEST(ShmRing, ASenderWaitingForRoomGetsItFromAReceiverWithNothingToDo) {
   Pair p = connectedPair();
   std::vector<char> in = pattern(1000);
-  // 8 records of 1008 bytes fill the ring; the ninth waits for room.
+  // Records of 1008 bytes fill the ring; the last message waits for room.
   size_t n = ShmConnection::kRingBytes / 1008 + 1;
   for (size_t i = 0; i < n; ++i)
     p.a->postSend(in.data(), in.size());
-  p.a->progress();
+  while (p.a->progress()) {
+  }
   EXPECT_FALSE(p.a->sendsDone());
   // The receiver takes one message, less than the quarter of the ring it hands back unasked.
   std::vector<char> out(1000);
@@ -193,7 +195,8 @@ TEST(ShmRing, ASenderWaitingForRoomGetsItFromAReceiverWithNothingToDo) {
   EXPECT_TRUE(p.b->progress());
   ASSERT_TRUE(p.b->recvReady());
   p.b->recvDone();
-  p.a->progress();
+  while (p.a->progress()) {
+  }
   EXPECT_FALSE(p.a->sendsDone());  // not handed back yet
   EXPECT_FALSE(p.b->progress());   // a poll with nothing to do hands it back
   p.a->progress();
