@@ -24,8 +24,9 @@ namespace {
 
 constexpr size_t kSlotBytes = 4096;
 constexpr int kSlots = 2;
-constexpr size_t kChunk =
-    5000;  // above the ring's 4 KiB; three chunks: a contiguous run of 15000 bytes
+// Above the ring's 4 KiB, so that direct sends may go single copy; three chunks make a contiguous
+// run of 15000 bytes.
+constexpr size_t kChunk = 5000;
 
 struct Pair {
   std::unique_ptr<ShmConnection> a;  // sends
