@@ -208,11 +208,6 @@ bool ShmConnection::inHasData() const {
   return recvTailSeen_ > recvHead_;
 }
 
-bool ShmConnection::waitingForRoom() const {
-  return !sends_.empty() || !awaitingRead_.empty() ||
-         sendTail_ - sendHeadSeen_ >= static_cast<uint64_t>(nslots_);
-}
-
 bool ShmConnection::isDescriptor(uint64_t index) const {
   uint64_t mask = in_->descriptors.load(std::memory_order_relaxed);  // ordered by the tail's load
   return (mask >> (index % static_cast<uint64_t>(nslots_)) & 1) != 0;
@@ -225,25 +220,34 @@ void ShmConnection::markDescriptor(uint64_t index, bool descriptor) {
   out_->descriptors.store(descriptorMask_, std::memory_order_relaxed);  // published with the tail
 }
 
-bool ShmConnection::ringHasRoom(size_t bytes) const {
+size_t ShmConnection::ringSpan(size_t bytes) const {
   uint64_t offset = ringTail_ % kRingBytes;
-  uint64_t need = recordBytes(bytes);
-  if (offset + need > kRingBytes) need += kRingBytes - offset;  // the rest of the lap is skipped
-  if (ringTail_ + need - ringHeadSeen_ <= kRingBytes) return true;
+  size_t span = recordBytes(bytes) + sizeof(uint64_t);
+  return offset + recordBytes(bytes) > kRingBytes ? span + (kRingBytes - offset) : span;
+}
+
+bool ShmConnection::ringHasRoom(size_t bytes) const {
+  size_t span = ringSpan(bytes);
+  if (ringTail_ + span - ringHeadSeen_ <= kRingBytes) return true;
   ringHeadSeen_ = out_->ringHead.load(std::memory_order_acquire);
-  return ringTail_ + need - ringHeadSeen_ <= kRingBytes;
+  return ringTail_ + span - ringHeadSeen_ <= kRingBytes;
 }
 
 void ShmConnection::writeRecord(const void* data, size_t bytes) {
+  // Each stamp's release store publishes the cleared word of the stamp after it (see small()).
   char* base = outSeg_.data();
   uint64_t offset = ringTail_ % kRingBytes;
   if (offset + recordBytes(bytes) > kRingBytes) {
+    uint64_t start = ringTail_ + (kRingBytes - offset);
+    stampAt(base, start).store(0, std::memory_order_relaxed);
     stampAt(base, ringTail_).store(stampFor(ringTail_, kWrapLength), std::memory_order_release);
-    ringTail_ += kRingBytes - offset;
+    ringTail_ = start;
   }
   std::memcpy(base + sizeof(Fifo) + ringTail_ % kRingBytes + sizeof(uint64_t), data, bytes);
+  uint64_t next = ringTail_ + recordBytes(bytes);
+  stampAt(base, next).store(0, std::memory_order_relaxed);
   stampAt(base, ringTail_).store(stampFor(ringTail_, bytes), std::memory_order_release);
-  ringTail_ += recordBytes(bytes);
+  ringTail_ = next;
   unnotified_ = true;
 }
 
@@ -265,16 +269,15 @@ const char* ShmConnection::recordData() const {
   return inSeg_.data() + sizeof(Fifo) + ringRead_ % kRingBytes + sizeof(uint64_t);
 }
 
-const char* ShmConnection::consumeRecord(size_t bytes) {
+void ShmConnection::consumeRecord(size_t bytes, void* copyTo) {
   uint64_t length = recordLength();
   if (length != bytes) {
     fail(braidRemoteError, "rank ", peer(), " sent a small message of ", length,
          " bytes where one of ", bytes, " bytes was expected");
   }
-  const char* data = recordData();
+  if (copyTo != nullptr) std::memcpy(copyTo, recordData(), bytes);
   ringRead_ += recordBytes(bytes);
   if (ringRead_ - ringReleased_ >= kRingBytes / 4) releaseRing();
-  return data;
 }
 
 void ShmConnection::releaseRing() {
@@ -372,7 +375,8 @@ size_t ShmConnection::readDescriptor(std::deque<PendingRecv>::iterator first) {
 
 bool ShmConnection::sendSlotFree() const {
   // The slot may be posted with a small message, which goes to the ring.
-  return ready() && sends_.empty() && outHasRoom() && ringHasRoom(kSmallMaxMessage);
+  slotWanted_ = !(ready() && sends_.empty() && outHasRoom() && ringHasRoom(kSmallMaxMessage));
+  return !slotWanted_;
 }
 
 void* ShmConnection::sendSlot() {
@@ -431,7 +435,7 @@ void ShmConnection::recvDone() {
   const PendingRecv& r = recvs_.front();
   if (r.data == nullptr && r.bytes > 0) {
     if (small(r.bytes)) {
-      consumeRecord(r.bytes);
+      consumeRecord(r.bytes, nullptr);
     } else {
       ++recvHead_;
       release();
@@ -537,7 +541,7 @@ bool ShmConnection::progress() {
       // Sizes that disagree are an error, but a message before this one (an operation's header)
       // may say why better: it is looked at first.
       if (it != recvs_.begin() && recordLength() != r.bytes) break;
-      std::memcpy(r.data, consumeRecord(r.bytes), r.bytes);
+      consumeRecord(r.bytes, r.data);
       r.done = r.bytes;
       recvBudget -= std::min(recvBudget, r.bytes);
       moved = true;
@@ -587,7 +591,9 @@ bool ShmConnection::progress() {
   if (peerClosed_ && !moved) {
     bool starved = !recvs_.empty() && !recvReady() &&
                    !(small(recvs_.front().bytes) ? recordArrived() : inHasData());
-    bool stuck = !sends_.empty() || !awaitingRead_.empty();
+    // What the peer released before it closed is visible now: a staged send still without room
+    // never gets it.
+    bool stuck = !sends_.empty() || !awaitingRead_.empty() || (slotWanted_ && !sendSlotFree());
     if (starved || stuck) {
       fail(braidRemoteError, "rank ", peer(),
            " closed its shared-memory connection (it died, aborted or destroyed its "
@@ -624,7 +630,13 @@ bool ShmConnection::prepareToSleep(std::vector<pollfd>* fds) {
     in_->consumerSleeping.store(1);
     // Orders the stamps of a peer that skipped its fence (notifyConsumer()) before the look
     // below, as the handshake promised it.
-    if (barrierBeforeSleep_) syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
+    // Should it fail (it does not once registered, but a kernel may say ENOMEM), this rank polls
+    // on instead of sleeping.
+    if (barrierBeforeSleep_ &&
+        syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0) {
+      in_->consumerSleeping.store(0);
+      return false;
+    }
   }
   if (waitingForRoom()) out_->producerSleeping.store(1);
   armed_ = true;

@@ -87,7 +87,10 @@ class ShmConnection final : public Connection {
   void postSend(const void* data, size_t bytes) override;
   void postSendDirect(const void* data, size_t bytes) override;
   bool sendsDone() const override { return sends_.empty() && awaitingRead_.empty(); }
-  void beginOperation(size_t bytes) override { operationBytes_ = bytes; }
+  void beginOperation(size_t bytes) override {
+    operationBytes_ = bytes;
+    slotWanted_ = false;
+  }
 
   void postRecv(void* data, size_t bytes) override;
   void postRecvSlot(size_t bytes) override;
@@ -128,8 +131,9 @@ class ShmConnection final : public Connection {
   void release();           // the slots consumed so far (recvHead_) back to the peer
   bool outHasRoom() const;  // a slot of the peer's FIFO is free
   bool inHasData() const;   // a published slot awaits consuming
-  // Sends are queued, or the FIFO was full when last looked at (a staged send waits for a slot).
-  bool waitingForRoom() const;
+  // Sends are queued or await the peer's read, or the last sendSlotFree() found no room (a staged
+  // send waits for a slot, or for the ring's room).
+  bool waitingForRoom() const { return !sends_.empty() || !awaitingRead_.empty() || slotWanted_; }
   void ring(std::atomic<uint32_t>& sleeping);
   // The FIFO changed since the watched progress() began (data arrived, or the peer freed slots).
   bool changedSinceProgress() const;
@@ -156,14 +160,17 @@ class ShmConnection final : public Connection {
   // Small messages (1..kSmallMaxMessage bytes; both sides know every message's size, so both know
   // which these are) travel in a ring of kRingBytes beside the slots, each as a record: an 8-byte
   // stamp, stored last, then the bytes, padded to kRecordAlign. The stamp holds the record's
-  // position in the stream (which only grows, so a record left from an earlier lap never passes
+  // position in the stream (which only grows, so a stamp left from an earlier lap never passes
   // for a new one) and the message's length, which the receiver checks against the one it
-  // expects. Records never wrap: one that would not fit before the ring's end is preceded by a
-  // stamp that sends the reader to the start. So a small message costs no slot and no publish of
-  // the tail: the receiver polls its stamp, and a sender that runs ahead fills cache lines with
-  // several records that the receiver takes in one transfer. The receiver hands the space back
-  // lazily (the ring's head, on its own cache line): after a quarter of the ring, and whenever a
-  // poll finds nothing to do, so a sender never waits for room that a waiting receiver holds.
+  // expects. Nor can an earlier lap's payload pass for a stamp: before it stores a stamp, the
+  // sender clears the word where the next stamp goes, so the reader, which looks there only after
+  // it has seen this stamp, finds zero or the next stamp. Records never wrap: one that would not
+  // fit before the ring's end is preceded by a stamp that sends the reader to the start. So a
+  // small message costs no slot and no publish of the tail: the receiver polls its stamp, and a
+  // sender that runs ahead fills cache lines with several records that the receiver takes in one
+  // transfer. The receiver hands the space back lazily (the ring's head, on its own cache line):
+  // after a quarter of the ring, and whenever a poll finds nothing to do, so a receiver that
+  // waits for something else never holds space that its sender waits for.
   static constexpr size_t kRecordAlign = 16;
   static constexpr uint64_t kWrapLength = 0xffff;  // a stamp's length field: go to the ring's start
   static_assert(kSmallMaxMessage < kWrapLength && kRingBytes % kRecordAlign == 0 &&
@@ -179,15 +186,19 @@ class ShmConnection final : public Connection {
     return std::atomic_ref<uint64_t>(
         *reinterpret_cast<uint64_t*>(base + sizeof(Fifo) + position % kRingBytes));
   }
-  bool ringHasRoom(size_t bytes) const;  // for a record of a `bytes` message, with any wrap
+  // The ring's bytes a record of a `bytes` message takes at ringTail_: the rest of the lap if it
+  // must skip to the start, the record, and the next stamp's word, which it clears.
+  size_t ringSpan(size_t bytes) const;
+  bool ringHasRoom(size_t bytes) const;  // for a record of a `bytes` message
   void writeRecord(const void* data, size_t bytes);
-  // The next record has arrived (moving past a wrap stamp); its message's length.
+  // Whether the next record has arrived (moving past a wrap stamp), its message's length, and its
+  // data, valid until the record is consumed.
   bool recordArrived() const;
   uint64_t recordLength() const;
   const char* recordData() const;
-  // Moves past the next record once its length is checked against `bytes`; returns its data,
-  // valid until releaseRing().
-  const char* consumeRecord(size_t bytes);
+  // Moves past the next record once its length is checked against `bytes`, first copying its data
+  // to `copyTo` unless that is null: once past, the record may be handed back to the sender.
+  void consumeRecord(size_t bytes, void* copyTo);
   void releaseRing();     // the ring's bytes consumed so far (ringRead_) back to the peer
   void notifyConsumer();  // after records written without a publish: wakes a sleeping peer
   // Whether this process can read the peer's memory at `address` (sent in the handshake).
@@ -221,10 +232,11 @@ class ShmConnection final : public Connection {
   mutable uint64_t ringHeadSeen_ = 0;
   mutable uint64_t ringRead_ = 0;
   uint64_t ringReleased_ = 0;
-  bool unnotified_ = false;      // records written since the last publish or notifyConsumer()
-  bool barrierBeforeSleep_;      // this side issues a membarrier before sleeping (and said so)
-  bool fenceFree_ = false;       // the peer issues one: see notifyConsumer()
-  uint64_t descriptorRead_ = 0;  // bytes of the descriptor at recvHead_ read so far
+  bool unnotified_ = false;          // records written since the last publish or notifyConsumer()
+  mutable bool slotWanted_ = false;  // the last sendSlotFree() said no
+  bool barrierBeforeSleep_;          // this side issues a membarrier before sleeping (and said so)
+  bool fenceFree_ = false;           // the peer issues one: see notifyConsumer()
+  uint64_t descriptorRead_ = 0;      // bytes of the descriptor at recvHead_ read so far
   static constexpr size_t kMaxReadPieces = 64;  // receives one read fills at most
   std::vector<iovec> readPieces_;               // their pieces (kept to spare allocations)
   std::deque<uint64_t> awaitingRead_;  // single-copy sends: the release count that frees each

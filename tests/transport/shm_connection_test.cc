@@ -6,8 +6,10 @@
 //    a message does is refused;
 //  - small messages (up to 4 KiB) go through the ring, from caller memory or staged, in any mix
 //    with large ones, round the ring and past its end; a sender waiting for room gets it from a
-//    receiver that polls with nothing to do; a message of a length the receiver does not expect
-//    is refused.
+//    receiver that polls with nothing to do, and a staged sender asleep until then is woken; an
+//    earlier lap's payload never passes for a record; a message of a length the receiver does
+//    not expect is refused.
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <gtest/gtest.h>
@@ -190,12 +192,15 @@ TEST(ShmRing, ASenderWaitingForRoomGetsItFromAReceiverWithNothingToDo) {
   while (p.a->progress()) {
   }
   EXPECT_FALSE(p.a->sendsDone());
-  // The receiver takes one message, less than the quarter of the ring it hands back unasked.
+  // The receiver takes two messages (the last one needs the end of the lap it skips, its record
+  // and a word beyond), less than the quarter of the ring it hands back unasked.
   std::vector<char> out(1000);
-  p.b->postRecv(out.data(), out.size());
-  EXPECT_TRUE(p.b->progress());
-  ASSERT_TRUE(p.b->recvReady());
-  p.b->recvDone();
+  for (int i = 0; i < 2; ++i) {
+    p.b->postRecv(out.data(), out.size());
+    EXPECT_TRUE(p.b->progress());
+    ASSERT_TRUE(p.b->recvReady());
+    p.b->recvDone();
+  }
   while (p.a->progress()) {
   }
   EXPECT_FALSE(p.a->sendsDone());  // not handed back yet
@@ -203,6 +208,82 @@ TEST(ShmRing, ASenderWaitingForRoomGetsItFromAReceiverWithNothingToDo) {
   p.a->progress();
   EXPECT_TRUE(p.a->sendsDone());
   EXPECT_EQ(out, in);
+}
+
+TEST(ShmRing, AStagedSendWaitingForTheRingsRoomIsWokenWhenItFrees) {
+  Pair p = connectedPair();
+  // Staged 4 KiB messages fill the ring (they take no slot, so only the ring runs out).
+  std::vector<char> in = pattern(ShmConnection::kSmallMaxMessage);
+  size_t sent = 0;
+  for (; p.a->sendSlotFree(); ++sent) {
+    std::memcpy(p.a->sendSlot(), in.data(), in.size());
+    p.a->postSlot(in.size());
+  }
+  ASSERT_GT(sent, 2u);
+  // The sender goes to sleep: it must watch for the room it waits for.
+  std::vector<pollfd> fds;
+  for (int i = 0; i < 10 && !p.a->prepareToSleep(&fds); ++i) {
+    fds.clear();
+    p.a->progress();
+  }
+  ASSERT_EQ(fds.size(), 1u) << "a sender waiting for the ring's room would not be woken";
+  // The receiver takes every message, handing the ring back: that rings the sender's bell.
+  std::vector<char> out(in.size());
+  for (size_t i = 0; i < sent; ++i)
+    p.b->postRecv(out.data(), out.size());
+  for (int i = 0; i < 1000 && !p.b->recvsDone(); ++i) {
+    p.b->progress();
+    while (p.b->recvReady())
+      p.b->recvDone();
+  }
+  ASSERT_TRUE(p.b->recvsDone());
+  p.b->progress();  // nothing to do: hands back the rest
+  EXPECT_EQ(poll(fds.data(), fds.size(), 0), 1) << "no wake-up for the sender";
+  p.a->progress();
+  EXPECT_TRUE(p.a->sendSlotFree());
+  EXPECT_EQ(out, in);
+}
+
+TEST(ShmRing, PayloadFromAnEarlierLapNeverPassesForAStamp) {
+  Pair p = connectedPair();
+  // The layout small() describes: records start every 16 bytes at most, and the stamp of one at
+  // stream position q holds (q / 16 + 1) << 16 | its length. The first lap is filled with records
+  // of 4000-byte messages whose every word that lies where the next lap may put a stamp holds
+  // exactly the stamp an 8-byte message would have there.
+  constexpr size_t kRing = ShmConnection::kRingBytes;
+  constexpr size_t kBig = 4000, kRecord = 4016;  // 8 bytes of stamp and 4000, padded to 16
+  auto stamp = [](uint64_t q) { return (q / 16 + 1) << 16 | 8; };
+  size_t bigs = kRing / kRecord;
+  std::vector<std::vector<char>> big(bigs, std::vector<char>(kBig));
+  for (size_t m = 0; m < bigs; ++m) {
+    for (size_t at = 8; at + 8 <= kBig; at += 16) {
+      uint64_t word = stamp(kRing + m * kRecord + 8 + at);
+      std::memcpy(big[m].data() + at, &word, sizeof(word));
+    }
+  }
+  std::vector<char> out(kBig);
+  for (size_t m = 0; m < bigs; ++m) {
+    p.a->postSend(big[m].data(), kBig);
+    p.b->postRecv(out.data(), kBig);
+  }
+  drain(p);
+  EXPECT_EQ(out, big.back());
+  // 8-byte messages up to the next lap, and one into it: the next record's stamp then goes where
+  // the first 4000-byte message had a word that looks like it.
+  std::vector<char> small = pattern(8), got(8);
+  for (size_t q = bigs * kRecord; q <= kRing; q += 16) {
+    p.a->postSend(small.data(), small.size());
+    p.b->postRecv(got.data(), got.size());
+  }
+  drain(p);
+  p.b->postRecv(got.data(), got.size());
+  for (int i = 0; i < 10; ++i)
+    p.b->progress();
+  EXPECT_FALSE(p.b->recvsDone()) << "a record arrived that was never sent";
+  small[0] = 42;
+  p.a->postSend(small.data(), small.size());
+  drain(p);
+  EXPECT_EQ(got, small);
 }
 
 TEST(ShmRing, StagedSmallMessagesAreReadInPlace) {
