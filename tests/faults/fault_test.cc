@@ -412,8 +412,8 @@ TEST(Faults, MismatchWithAnEagerBroadcastRootFailsEveryRankByItsNextCall) {
   }
 }
 
-// A root that goes on broadcasting may run ahead of its checks by the header window (4 calls),
-// no more: it fails by its fifth call, through its own check or the others' notice.
+// A root that goes on broadcasting may run ahead of its checks by the header window (256 calls),
+// no more: it fails by the call after, through its own check or the others' notice.
 TEST(Faults, MismatchFailsABroadcastRootRunningAheadWithinTheHeaderWindow) {
   for (int ranks : {2, 3}) {
     SCOPED_TRACE(std::to_string(ranks) + " ranks");
