@@ -75,12 +75,14 @@ CommSettings CommSettings::fromEnvironment(const braidConfig_t* config) {
   if (nstreams < 1 || nstreams > 16) {
     fail(braidInvalidArgument, "BRAID_SOCKET_NSTREAMS must be in 1..16");
   }
-  int64_t singleCopy = paramInt("BRAID_SHM_SINGLE_COPY_MIN");
+  bool singleCopyAuto = paramString("BRAID_SHM_SINGLE_COPY_MIN").empty();
+  int64_t singleCopy = singleCopyAuto ? 0 : paramInt("BRAID_SHM_SINGLE_COPY_MIN");
   int64_t singleCopyMax = paramInt("BRAID_SHM_SINGLE_COPY_MAX");
   if (singleCopy < 0) fail(braidInvalidArgument, "BRAID_SHM_SINGLE_COPY_MIN must be >= 0");
   if (singleCopyMax < 0) fail(braidInvalidArgument, "BRAID_SHM_SINGLE_COPY_MAX must be >= 0");
   s.chunkBytes = static_cast<size_t>(chunk);
-  s.shmSingleCopyMin = static_cast<size_t>(singleCopy);
+  s.shmSingleCopyMin =
+      singleCopyAuto ? CommSettings::kSingleCopyAuto : static_cast<size_t>(singleCopy);
   s.shmSingleCopyMax = static_cast<size_t>(singleCopyMax);
   s.nslots = static_cast<int>(nslots);
   s.nstreams = static_cast<int>(nstreams);
@@ -350,10 +352,18 @@ Connection& Comm::connection(int peer) {
                                       : bootstrap_->acceptData(peer, d, keepOthersMoving);
   size_t slotBytes = settings_.chunkBytes;
   if (shm) {
+    // Ranks that share cores wait for each other's time slices: a single-copy sender waits until
+    // its receiver runs and reads, where a copy into the slots lets it go on (4 ranks on 2 cores,
+    // broadcast and allgather: the slots win up to 128 KiB, single copy from 512 KiB).
+    size_t singleCopyMin = settings_.shmSingleCopyMin;
+    if (singleCopyMin == CommSettings::kSingleCopyAuto) {
+      singleCopyMin = spin_.count() > 0 ? kSingleCopyMinOwnCores : kSingleCopyMinSharedCores;
+    }
     slot = std::make_unique<ShmConnection>(peer, std::move(fds[0]), slotBytes, settings_.nslots,
-                                           settings_.shmSingleCopyMin, settings_.shmSingleCopyMax,
+                                           singleCopyMin, settings_.shmSingleCopyMax,
                                            spin_.count() > 0, d);
-    BRAID_INFO(kNet, "rank %d -> rank %d: shm (%s)", rank(), peer, reason.c_str());
+    BRAID_INFO(kNet, "rank %d -> rank %d: shm (%s); single copy from %zu bytes (0: off)", rank(),
+               peer, reason.c_str(), singleCopyMin);
   } else if (ib) {
     slot = makeIbConnection(peer, ib_.port, std::move(fds[0]), slotBytes, settings_.nslots, d);
     BRAID_INFO(kNet, "rank %d -> rank %d: ib via %s (%s)", rank(), peer, ib_.description.c_str(),

@@ -70,7 +70,8 @@ struct CommSettings {
   bool ibDisabled = false;
   size_t chunkBytes = 0;
   // Operations of shmSingleCopyMin..shmSingleCopyMax bytes may go single-copy over shm; min 0:
-  // never, max 0: no limit.
+  // never, kSingleCopyAuto: chosen by whether ranks share cores; max 0: no limit.
+  static constexpr size_t kSingleCopyAuto = SIZE_MAX;
   size_t shmSingleCopyMin = 0;
   size_t shmSingleCopyMax = 0;
   int nslots = 0;
@@ -291,6 +292,9 @@ class Comm {
   // where this host has more ranks than CPUs (a spinning rank would hold the core its peer needs).
   // The clock is read once every kPollsPerClockRead polls.
   static constexpr std::chrono::microseconds kSpin{20};
+  // BRAID_SHM_SINGLE_COPY_MIN unset: where ranks have cores of their own, and where they share.
+  static constexpr size_t kSingleCopyMinOwnCores = 16 << 10;
+  static constexpr size_t kSingleCopyMinSharedCores = 256 << 10;
   static constexpr uint32_t kPollsPerClockRead = 64;
   std::chrono::microseconds spin_{0};
   static constexpr int kNoticeGraceMs = 300;

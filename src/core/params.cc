@@ -27,10 +27,10 @@ constexpr ParamSpec kParams[] = {
     {"BRAID_SOCKET_NSTREAMS", "2",
      "TCP connections per peer that large messages are striped over (1-16)"},
     {"BRAID_CHUNK_SIZE", "512K", "bytes per pipelined chunk in ring, chain and tree algorithms"},
-    {"BRAID_SHM_SINGLE_COPY_MIN", "16K",
+    {"BRAID_SHM_SINGLE_COPY_MIN", "",
      "shm: in operations of at least this many bytes (the benchmarks' size), messages that land in "
      "the receiver's buffer are read straight from the sender's memory (process_vm_readv: one "
-     "copy instead of two); 0: never"},
+     "copy instead of two); 0: never; unset: 16K, or 256K where ranks share cores"},
     {"BRAID_SHM_SINGLE_COPY_MAX", "0", "shm: ... and of at most this many; 0: no limit"},
     {"BRAID_NSLOTS", "4", "staging slots per connection and direction (pipeline depth)"},
     {"BRAID_ALGO", "",
