@@ -362,8 +362,8 @@ Connection& Comm::connection(int peer) {
     slot = std::make_unique<ShmConnection>(peer, std::move(fds[0]), slotBytes, settings_.nslots,
                                            singleCopyMin, settings_.shmSingleCopyMax,
                                            spin_.count() > 0, d);
-    BRAID_INFO(kNet, "rank %d -> rank %d: shm (%s); single copy from %zu bytes (0: off)", rank(),
-               peer, reason.c_str(), singleCopyMin);
+    BRAID_INFO(kNet, "rank %d -> rank %d: shm (%s); single-copy threshold %zu bytes (0: off)",
+               rank(), peer, reason.c_str(), singleCopyMin);
   } else if (ib) {
     slot = makeIbConnection(peer, ib_.port, std::move(fds[0]), slotBytes, settings_.nslots, d);
     BRAID_INFO(kNet, "rank %d -> rank %d: ib via %s (%s)", rank(), peer, ib_.description.c_str(),

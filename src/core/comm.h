@@ -169,6 +169,10 @@ class Comm {
   // once kHeaderWindow are unchecked; any operation that receives from the previous rank, and
   // every point-to-point batch, checks them all first.
   void waitAllDone();
+  // How many operations such a rank may run ahead of its checks. Ranks that share cores need a
+  // wide window: a root held to 4 calls ahead waited for a descheduled rank's header every 4
+  // calls (4 ranks on 2 cores, 8 B broadcast: 1.29-1.76 us a call with 4, 0.49-0.76 with 256).
+  static constexpr size_t kHeaderWindow = 256;
 
   // Records a failure of an operation in progress: the communicator is unusable from now on, the
   // other ranks are told (unless they told us) and the data connections are shut down.
@@ -275,10 +279,7 @@ class Comm {
   // until the collective ends), expected from headerFrom_ (-1: none pending). Headers received
   // land in a ring of kHeaderWindow entries, the oldest unchecked at headers_[oldestHeader_]: a
   // rank that receives nothing else from the previous rank may run that many operations ahead
-  // of its checks, as an eager sender runs ahead of its receiver. Ranks that share cores need a
-  // wide window: a root held to 4 calls ahead waited for a sleeping rank's header every 4 calls
-  // (4 ranks on 2 cores, 8 B broadcast: 1.1-1.8 us a call with 4, 0.5-0.7 with 256).
-  static constexpr size_t kHeaderWindow = 256;
+  // of its checks, as an eager sender runs ahead of its receiver.
   struct PendingHeader {
     OpHeader expected;
     OpHeader received;
@@ -292,11 +293,11 @@ class Comm {
   // where this host has more ranks than CPUs (a spinning rank would hold the core its peer needs).
   // The clock is read once every kPollsPerClockRead polls.
   static constexpr std::chrono::microseconds kSpin{20};
+  static constexpr uint32_t kPollsPerClockRead = 64;
+  std::chrono::microseconds spin_{0};
   // BRAID_SHM_SINGLE_COPY_MIN unset: where ranks have cores of their own, and where they share.
   static constexpr size_t kSingleCopyMinOwnCores = 16 << 10;
   static constexpr size_t kSingleCopyMinSharedCores = 256 << 10;
-  static constexpr uint32_t kPollsPerClockRead = 64;
-  std::chrono::microseconds spin_{0};
   static constexpr int kNoticeGraceMs = 300;
   uint64_t collSeq_ = 0;
   uint64_t splitSeq_ = 0;

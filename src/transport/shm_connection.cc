@@ -222,8 +222,9 @@ void ShmConnection::markDescriptor(uint64_t index, bool descriptor) {
 
 size_t ShmConnection::ringSpan(size_t bytes) const {
   uint64_t offset = ringTail_ % kRingBytes;
-  size_t span = recordBytes(bytes) + sizeof(uint64_t);
-  return offset + recordBytes(bytes) > kRingBytes ? span + (kRingBytes - offset) : span;
+  size_t record = recordBytes(bytes);
+  size_t skipped = offset + record > kRingBytes ? kRingBytes - offset : 0;
+  return skipped + record + sizeof(uint64_t);
 }
 
 bool ShmConnection::ringHasRoom(size_t bytes) const {
@@ -635,6 +636,7 @@ bool ShmConnection::prepareToSleep(std::vector<pollfd>* fds) {
     if (barrierBeforeSleep_ &&
         syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0) {
       in_->consumerSleeping.store(0);
+      armed_ = true;  // the next progress() reads any bell, and notices a peer that closed
       return false;
     }
   }

@@ -15,11 +15,13 @@
 //    threads of one process a memcpy): each side probes it during the handshake and tells the
 //    other, and where it fails the messages go through the slots. Direct sends queued one after
 //    another that continue each other's memory go as one descriptor, read with one system call
-//    (beyond the caches, 512 KiB at a time reads at half the speed). Measured on 2 cores, the one
-//    copy wins allgather at every size from 16 KiB (1.1-2.7x) and out-of-place broadcast; an
-//    allreduce's finished chunks (hot in the producer's cache) are faster through the slots, so
-//    the ring sends those with postSend, and so does an in-place broadcast root beyond the caches
-//    (sendFromBroadcastRoot), which would leave its receiver every copy.
+//    (beyond the caches, 512 KiB at a time reads at half the speed). Measured on 2 cores with a
+//    core per rank, the one copy wins allgather at every size from 16 KiB (1.1-2.7x) and
+//    out-of-place broadcast (where ranks share cores, only from 256 KiB: the sender waits for its
+//    receiver's time slice, see Comm::connection); an allreduce's finished chunks (hot in the
+//    producer's cache) are faster through the slots, so the ring sends those with postSend, and so
+//    does an in-place broadcast root beyond the caches (sendFromBroadcastRoot), which would leave
+//    its receiver every copy.
 // A one-stream TCP side channel to the peer carries the set-up, serves as the doorbell that wakes
 // a peer sleeping in poll() (it arms a flag in shared memory first; whoever changes the FIFO
 // rings if the flag is set; see notifyConsumer() for the barrier that makes this safe), and its
@@ -87,10 +89,8 @@ class ShmConnection final : public Connection {
   void postSend(const void* data, size_t bytes) override;
   void postSendDirect(const void* data, size_t bytes) override;
   bool sendsDone() const override { return sends_.empty() && awaitingRead_.empty(); }
-  void beginOperation(size_t bytes) override {
-    operationBytes_ = bytes;
-    slotWanted_ = false;
-  }
+  void beginOperation(size_t bytes) override { operationBytes_ = bytes; }
+  void operationDone() override { slotWanted_ = false; }
 
   void postRecv(void* data, size_t bytes) override;
   void postRecvSlot(size_t bytes) override;
@@ -233,7 +233,7 @@ class ShmConnection final : public Connection {
   mutable uint64_t ringRead_ = 0;
   uint64_t ringReleased_ = 0;
   bool unnotified_ = false;          // records written since the last publish or notifyConsumer()
-  mutable bool slotWanted_ = false;  // the last sendSlotFree() said no
+  mutable bool slotWanted_ = false;  // the last sendSlotFree() of this operation said no
   bool barrierBeforeSleep_;          // this side issues a membarrier before sleeping (and said so)
   bool fenceFree_ = false;           // the peer issues one: see notifyConsumer()
   uint64_t descriptorRead_ = 0;      // bytes of the descriptor at recvHead_ read so far

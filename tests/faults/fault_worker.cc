@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "collectives/braid.h"
+#include "core/comm.h"
 #include "fault_messages.h"
 
 namespace {
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
     // mismatch: rank 1 broadcasts from rank 0. eager: rank 0 broadcasts as the root, then (if
     // that returned before it heard of the mismatch) calls allreduce as the others did.
     // eager-loop: rank 0 broadcasts until a call fails.
-    constexpr int kMaxCallsAhead = 256;  // the header window (Comm::kHeaderWindow)
+    constexpr int kMaxCallsAhead = static_cast<int>(braid::Comm::kHeaderWindow);
     bool loop = scenario == "eager-loop";
     bool eager = scenario == "eager" || loop;
     size_t count = eager ? 8 : 1000;
