@@ -1,9 +1,10 @@
 // Faults that need ranks as real processes: a rank killed mid-allreduce, ranks calling different
-// collectives, a silent rank, a rank missing at rendezvous, and a rank stopped with SIGSTOP. Each
-// test launches fault_worker once per rank with posix_spawn (BRAID_COMM_ID on a free loopback
-// port, RANK, WORLD_SIZE, BRAID_SOCKET_IFNAME=lo), reads each worker's stdout through a pipe,
-// and checks exit codes, result lines and how soon survivors gave up. Every wait has a deadline
-// after which all workers are killed and the test fails: a fault test never hangs.
+// collectives, a broadcast root running ahead of a sleeping peer, a silent rank, a rank missing
+// at rendezvous, and a rank stopped with SIGSTOP. Each test launches fault_worker once per rank
+// with posix_spawn (BRAID_COMM_ID on a free loopback port, RANK, WORLD_SIZE,
+// BRAID_SOCKET_IFNAME=lo), reads each worker's stdout through a pipe, and checks exit codes,
+// result lines and how soon survivors gave up. Every wait has a deadline after which all workers
+// are killed and the test fails: a fault test never hangs.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -419,6 +420,15 @@ TEST(Faults, MismatchFailsABroadcastRootRunningAheadWithinTheHeaderWindow) {
     SCOPED_TRACE(std::to_string(ranks) + " ranks");
     expectEveryRankNamesBothCalls("eager-loop", ranks);
   }
+}
+
+// No further: with its successor asleep, the root's next call waits for it.
+TEST(Faults, ABroadcastRootRunsAheadOfItsChecksByExactlyTheHeaderWindow) {
+  Launch launch("window", 2, {0, 1}, 20000);
+  ASSERT_LAUNCHED(launch);
+  WAIT_ALL_EXITED(launch, std::chrono::seconds(30));
+  for (Worker& w : launch.workers())
+    EXPECT_TRUE(w.exitedNormallyWith(0)) << w.describe();
 }
 
 TEST(Faults, SilentRankTimesOutOthersNamingIt) {

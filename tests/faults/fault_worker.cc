@@ -18,6 +18,9 @@
 //   eager-loop  as eager, but the root goes on broadcasting: having received nothing, it may run
 //               ahead of its checks by the header window (kMaxCallsAhead), and must fail by the
 //               call after. Every rank expects braidInvalidUsage naming both calls.
+//   window      2 ranks broadcast once from rank 0; then rank 1 sleeps 1.5 s while rank 0 goes on
+//               broadcasting: exactly the header window's calls may return within the first
+//               second, the next waits for rank 1. Both expect every call to succeed.
 //   silent      rank 2 joins and sleeps 6 s; the others' allreduce expects braidTimeout within
 //               4 s naming rank 2.
 //   rendezvous  started with fewer ranks than WORLD_SIZE: init expects to fail naming rank 2.
@@ -89,7 +92,8 @@ int envInt(const char* name) {
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: fault_worker kill|mismatch|eager|eager-loop|silent|rendezvous|stopped\n");
+                 "usage: fault_worker "
+                 "kill|mismatch|eager|eager-loop|window|silent|rendezvous|stopped\n");
     return 2;
   }
   const std::string scenario = argv[1];
@@ -155,6 +159,28 @@ int main(int argc, char** argv) {
          contains(msg, "braidAllReduce") && calls <= kMaxCallsAhead + 1;
     if (calls > kMaxCallsAhead + 1)
       std::printf("rank %d: %d broadcasts before one failed\n", rank, calls);
+  } else if (scenario == "window") {
+    constexpr int kWindow = static_cast<int>(braid::Comm::kHeaderWindow);
+    std::vector<float> data(8, 1.0f);
+    auto broadcast = [&] {
+      return braidBroadcast(data.data(), data.data(), data.size(), braidFloat, 0, comm, nullptr);
+    };
+    rc = broadcast();  // both ranks connected, and rank 1's header for it sent
+    int early = 0;
+    if (rc == braidSuccess && rank == 0) {
+      Clock::time_point start = Clock::now();
+      for (int call = 0; call < kWindow + 8 && rc == braidSuccess; ++call) {
+        rc = broadcast();
+        if (msSince(start) < 1000) ++early;
+      }
+      ms = msSince(start);
+      if (early != kWindow) std::printf("rank 0: %d broadcasts returned within 1 s\n", early);
+    } else if (rc == braidSuccess) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      for (int call = 0; call < kWindow + 8 && rc == braidSuccess; ++call)
+        rc = broadcast();
+    }
+    ok = rc == braidSuccess && (rank != 0 || early == kWindow);
   } else if (scenario == "silent") {
     if (rank == 2) {
       std::this_thread::sleep_for(std::chrono::seconds(6));
